@@ -9,12 +9,14 @@ imported here: TensorFlow, Matplotlib and the checks load on first use.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import random
-from typing import Any
+import sys
+from typing import Any, Iterator
 
-__all__ = ["setup", "check", "data", "device", "gradcheck", "plots", "widgets", "kernels"]
+__all__ = ["setup", "check", "checks", "data", "device", "gradcheck", "plots", "widgets", "kernels"]
 
 DEFAULT_SEED = 42
 
@@ -26,9 +28,45 @@ def quiet_tensorflow_env() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
+@contextlib.contextmanager
+def _stderr_fd_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a moment (C++ log lines bypass Python)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def tensorflow():
+    """Import TensorFlow quietly and return the module.
+
+    TF 2.21 writes absl start-up lines ("Could not find cuda drivers ...") straight to file
+    descriptor 2 whatever TF_CPP_MIN_LOG_LEVEL says; Jupyter would store them as cell output.
+    They are dropped while TensorFlow is imported and probes for GPUs, and only then.
+    """
+    quiet_tensorflow_env()
+    if "tensorflow" not in sys.modules:
+        with _stderr_fd_silenced():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")
+        tf.get_logger().setLevel("ERROR")
+    return sys.modules["tensorflow"]
+
+
 def seed_everything(seed: int = DEFAULT_SEED) -> None:
     """Seed Python, NumPy, TensorFlow and Keras (bit-identical CPU results across runs)."""
-    quiet_tensorflow_env()
+    tensorflow()
     random.seed(seed)
     import numpy as np
 
@@ -40,10 +78,7 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
 
 def setup(seed: int = DEFAULT_SEED, *, plots: bool = True, report: bool = True) -> None:
     """Prepare a notebook: quiet TF, seed everything, set the plot style, print the device line."""
-    quiet_tensorflow_env()
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
+    tensorflow()
     from helpers import device as _device
 
     _device.configure()

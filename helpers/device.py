@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import platform
 
-from helpers import quiet_tensorflow_env
+from helpers import tensorflow
 
 _configured = False
 
 
 def gpus() -> list:
     """Physical GPUs TensorFlow can see (empty list on a CPU-only machine)."""
-    quiet_tensorflow_env()
-    import tensorflow as tf
-
-    return tf.config.list_physical_devices("GPU")
+    return tensorflow().config.list_physical_devices("GPU")
 
 
 def configure(mixed_precision: bool = False) -> None:
     """Enable memory growth on every GPU (so notebooks can share one) and, if asked,
     the ``mixed_float16`` Keras policy. Safe to call more than once."""
     global _configured
+    tf = tensorflow()
     import keras
-    import tensorflow as tf
 
     if not _configured:
         for gpu in gpus():
@@ -42,9 +39,9 @@ def configure(mixed_precision: bool = False) -> None:
 
 def describe() -> str:
     """One line naming the device and the versions, e.g. for the top of every notebook."""
+    tf = tensorflow()
     import keras
     import numpy as np
-    import tensorflow as tf
 
     found = gpus()
     versions = f"TensorFlow {tf.__version__}, Keras {keras.__version__}, NumPy {np.__version__}"
@@ -60,8 +57,7 @@ def describe() -> str:
 
 def strategy():
     """A ``tf.distribute`` strategy: mirrored over several GPUs, else the default one."""
-    import tensorflow as tf
-
+    tf = tensorflow()
     found = gpus()
     if len(found) > 1:
         return tf.distribute.MirroredStrategy()

@@ -1,0 +1,291 @@
+"""Every dataset the course uses, found offline first and always verified by sha256.
+
+Where a file is looked for, in order:
+
+1. ``data/`` in this repository (small real subsets committed for offline use),
+2. a package that ships it (gensim's test corpora, Matplotlib's sample data),
+3. a known system location (Debian's ``dataset-fashion-mnist``: /usr/share/datasets/...),
+4. the cache directory (``$DLD_CACHE`` or ``~/.cache/deep-learning-derived``),
+5. a download, only when asked for (``download=True`` or ``DLD_ALLOW_DOWNLOAD=1``), with an
+   HTTP status check and sha256 verification before the file is moved into the cache.
+
+Nothing is downloaded in the default path: without the file you get a :class:`DataUnavailable`
+that says where it was looked for and what to do.
+
+    python -m helpers.data list        # what is registered and where each file was found
+    python -m helpers.data rebuild     # rebuild the committed subsets from the full files
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+
+
+class DataUnavailable(FileNotFoundError):
+    """A dataset file is not on this machine (and was not downloaded)."""
+
+
+class ChecksumMismatch(ValueError):
+    """A file's sha256 is not the registered one: corrupted, truncated or a different version."""
+
+
+@dataclass(frozen=True)
+class DataFile:
+    name: str  # registry key, e.g. "fashion-mnist/train-images"
+    filename: str
+    sha256: str
+    license: str
+    source: str  # human-readable provenance
+    package: tuple[str, str] | None = None  # (importable package, path inside it)
+    system_dirs: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+    local: bool = False  # committed under data/
+
+
+_FASHION_URL = "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/"
+_FASHION_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.keras/datasets/fashion-mnist")
+_FASHION_LICENSE = "MIT (Zalando SE); Xiao, Rasul & Vollgraf, 2017"
+
+
+def _fashion(name: str, filename: str, sha256: str) -> DataFile:
+    return DataFile(
+        f"fashion-mnist/{name}", filename, sha256, _FASHION_LICENSE,
+        "Fashion-MNIST IDX files (Debian package dataset-fashion-mnist; same files Keras downloads)",
+        system_dirs=_FASHION_DIRS, urls=(_FASHION_URL + filename,),
+    )
+
+
+def _gensim(filename: str, sha256: str, license: str, source: str) -> DataFile:
+    return DataFile(
+        f"gensim/{filename}", filename, sha256, license, source,
+        package=("gensim", f"test/test_data/{filename}"),
+    )
+
+
+def _matplotlib(filename: str, sha256: str, source: str) -> DataFile:
+    return DataFile(
+        f"matplotlib/{filename}", filename, sha256, "Matplotlib sample data (PSF-style Matplotlib license)",
+        source, package=("matplotlib", f"mpl-data/sample_data/{filename}"),
+    )
+
+
+REGISTRY: dict[str, DataFile] = {
+    f.name: f
+    for f in [
+        _fashion("train-images", "train-images-idx3-ubyte.gz", "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7"),
+        _fashion("train-labels", "train-labels-idx1-ubyte.gz", "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056"),
+        _fashion("test-images", "t10k-images-idx3-ubyte.gz", "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa"),
+        _fashion("test-labels", "t10k-labels-idx1-ubyte.gz", "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"),
+        *[
+            DataFile(
+                f"fashion-mnist-subset/{key}", f"fashion-mnist-subset/{fname}", sha, _FASHION_LICENSE,
+                "Stratified subset of Fashion-MNIST (first 1,000 train / 200 test images per class), "
+                "built by `python -m helpers.data rebuild` from the four IDX files above",
+                local=True,
+            )
+            for key, fname, sha in [
+                ("train-images", "train-images-idx3-ubyte.gz", "1ecc7f90b9d150b40c359acf80cfec4990bfbcc1db9fe346f886d9e7fcae0000"),
+                ("train-labels", "train-labels-idx1-ubyte.gz", "036b3a9440a684e6f8117e910b5dad249f9165250c2ae2341f2bfd8482381497"),
+                ("test-images", "t10k-images-idx3-ubyte.gz", "e60ede7714c657ced2d723c33140572b5476b46df34b385a6e176b0757dc4318"),
+                ("test-labels", "t10k-labels-idx1-ubyte.gz", "e6d25f5f3e85bb315a10172898c1c8f69ce52c4f9306c5821205c821bfca8847"),
+            ]
+        ],
+        _gensim("lee_background.cor", "5d78d6dafd953bbf65797bef09a9ffb9ec430583381be705f8fd460000f370fb",
+                "research corpus distributed with gensim (LGPL-2.1 package)",
+                "Lee news corpus, 300 Australian news documents (Lee, Pincombe & Welsh, 2005)"),
+        _gensim("lee.cor", "a878f9a58f6743c32985c56c2f2f75988386216b38a4023a01fd3bcf7884d93e",
+                "research corpus distributed with gensim (LGPL-2.1 package)",
+                "Lee news corpus, the 50 documents rated for similarity"),
+        _gensim("questions-words.txt", "8c29b3332afc46f3fb8be04cb5297bf96f39aa7131272dff57869b4485b22a36",
+                "Apache-2.0 (word2vec distribution)", "Google analogy test set (Mikolov et al., 2013)"),
+        _gensim("wordsim353.tsv", "f92a022fc2537793a15bc3a8c162ebcd74990e033a228bb6388cb71e4c0b1e1d",
+                "research data distributed with gensim", "WordSim-353 (Finkelstein et al., 2002)"),
+        _gensim("simlex999.txt", "d5e0501971478a511430ee880bd0121e94ac701ba86d90544d83e6d2ba3db05d",
+                "research data distributed with gensim", "SimLex-999 (Hill, Reichart & Korhonen, 2015)"),
+        _matplotlib("Stocks.csv", "ef6f3bf1a64d5c6c5de702ef154c3fae78fe9df83882ab6bb9c6638bec3cdf47",
+                    "Monthly adjusted closing prices 1990-2021 of ten tickers (Yahoo Finance)"),
+        _matplotlib("goog.npz", "400917cf30e6b664f7b0da93d7c745860d3aa9008da8b7f160d2dd12e6a318b1",
+                    "Daily GOOG prices 2004-2008 (Yahoo Finance)"),
+    ]
+}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DLD_CACHE", "~/.cache/deep-learning-derived")).expanduser()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _candidates(entry: DataFile) -> list[Path]:
+    places: list[Path] = []
+    if entry.local:
+        places.append(DATA / entry.filename)
+    if entry.package:
+        package, inner = entry.package
+        spec = importlib.util.find_spec(package)
+        if spec and spec.origin:
+            places.append(Path(spec.origin).parent / inner)
+    places += [Path(d).expanduser() / entry.filename for d in entry.system_dirs]
+    places.append(cache_dir() / entry.filename)
+    return places
+
+
+def path(name: str, *, download: bool | None = None) -> Path:
+    """The verified local path of registered file ``name`` (see the module docstring)."""
+    if name not in REGISTRY:
+        raise KeyError(f"unknown dataset file {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    entry = REGISTRY[name]
+    for candidate in _candidates(entry):
+        if candidate.is_file():
+            actual = sha256_of(candidate)
+            if actual != entry.sha256:
+                raise ChecksumMismatch(
+                    f"{candidate} has sha256 {actual}, expected {entry.sha256} for {name}: the file is "
+                    "corrupted, truncated or a different version. Delete it (or reinstall its package) and retry."
+                )
+            return candidate
+    if download is None:
+        download = os.environ.get("DLD_ALLOW_DOWNLOAD") == "1"
+    if download and entry.urls:
+        return _download(entry)
+    looked = "\n  ".join(str(p) for p in _candidates(entry))
+    how = (
+        f"\nOnline, call helpers.data.path({name!r}, download=True) (or set DLD_ALLOW_DOWNLOAD=1) "
+        "to download it with sha256 verification."
+        if entry.urls
+        else ""
+    )
+    if entry.system_dirs and "fashion" in name:
+        how += "\nOn Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist"
+    raise DataUnavailable(f"{entry.filename} ({entry.source}) was not found. Looked in:\n  {looked}{how}")
+
+
+def _download(entry: DataFile) -> Path:
+    target = cache_dir() / entry.filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for url in entry.urls:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                if response.status != 200:
+                    raise OSError(f"HTTP {response.status}")
+                with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+                    shutil.copyfileobj(response, tmp)
+            actual = sha256_of(Path(tmp.name))
+            if actual != entry.sha256:
+                os.unlink(tmp.name)
+                raise ChecksumMismatch(f"downloaded sha256 {actual} != {entry.sha256}")
+            os.replace(tmp.name, target)
+            return target
+        except (OSError, ChecksumMismatch) as error:
+            errors.append(f"{url}: {error}")
+    raise DataUnavailable(f"could not download {entry.filename}:\n  " + "\n  ".join(errors))
+
+
+def read_idx(file: Path) -> np.ndarray:
+    """An IDX file (optionally gzip-compressed) as a NumPy array (MNIST format)."""
+    opener = gzip.open if str(file).endswith(".gz") else open
+    with opener(file, "rb") as handle:
+        raw = handle.read()
+    if raw[:2] != b"\x00\x00" or raw[2] != 0x08:
+        raise ValueError(f"{file} is not an unsigned-byte IDX file")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+
+
+def fashion_mnist(full: bool = False, *, download: bool | None = None):
+    """Fashion-MNIST as ``(x_train, y_train), (x_test, y_test)``, uint8 images [n, 28, 28].
+
+    By default the committed subset (10,000 train / 2,000 test, 1,000 / 200 per class);
+    ``full=True`` reads the 60,000 / 10,000 original files (system package, cache or download).
+    """
+    prefix = "fashion-mnist" if full else "fashion-mnist-subset"
+    part = {key: read_idx(path(f"{prefix}/{key}", download=download)) for key in
+            ("train-images", "train-labels", "test-images", "test-labels")}
+    return (part["train-images"], part["train-labels"]), (part["test-images"], part["test-labels"])
+
+
+def text(name: str) -> str:
+    """A registered text file (e.g. ``"gensim/lee_background.cor"``) as one string."""
+    return path(name).read_text(encoding="utf-8", errors="replace")
+
+
+def stratified_first(labels: np.ndarray, per_class: int) -> np.ndarray:
+    """Indices of the first ``per_class`` examples of each class, in original order."""
+    keep = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in np.unique(labels)])
+    return np.sort(keep)
+
+
+def write_idx(file: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as a gzip-compressed IDX file, byte-for-byte reproducibly."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with open(file, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
+        gz.write(header + array.tobytes())
+
+
+def rebuild_subsets() -> list[Path]:
+    """Rebuild data/fashion-mnist-subset/ from the full, verified IDX files."""
+    (x_train, y_train), (x_test, y_test) = fashion_mnist(full=True)
+    train = stratified_first(y_train, 1000)
+    test = stratified_first(y_test, 200)
+    parts = {
+        "train-images-idx3-ubyte.gz": x_train[train], "train-labels-idx1-ubyte.gz": y_train[train],
+        "t10k-images-idx3-ubyte.gz": x_test[test], "t10k-labels-idx1-ubyte.gz": y_test[test],
+    }
+    written = []
+    for fname, array in parts.items():
+        target = DATA / "fashion-mnist-subset" / fname
+        write_idx(target, array)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if args else "list"
+    if command == "list":
+        for name, entry in REGISTRY.items():
+            try:
+                where = str(path(name, download=False))
+            except (DataUnavailable, ChecksumMismatch) as error:
+                where = f"MISSING ({type(error).__name__})"
+            print(f"{name:32s} {where}")
+        return 0
+    if command == "rebuild":
+        for target in rebuild_subsets():
+            print(f"wrote {target.relative_to(ROOT)} sha256 {sha256_of(target)}")
+        return 0
+    print("usage: python -m helpers.data [list|rebuild]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Reusable figures. Every function draws into (and returns) a Matplotlib figure, so a
+notebook shows it and a test can inspect it without a screen."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+
+def use_style() -> None:
+    """The course's plot style: readable sizes, light grid, no top/right spines."""
+    import matplotlib
+
+    matplotlib.rcParams.update(
+        {
+            "figure.figsize": (6.4, 4.0),
+            "figure.dpi": 90,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.titlesize": 12,
+            "axes.labelsize": 11,
+            "legend.frameon": False,
+            "image.cmap": "viridis",
+        }
+    )
+
+
+def _figure(ax=None, **kwargs):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(**kwargs)
+        return fig, ax
+    return ax.figure, ax
+
+
+def loss_curves(
+    histories: Mapping[str, Sequence[float]] | Sequence[float],
+    *,
+    title: str = "Training loss",
+    xlabel: str = "epoch",
+    ylabel: str = "loss",
+    log: bool = False,
+    ax=None,
+):
+    """One line per named history (a Keras ``History.history`` dict works as it is)."""
+    fig, ax = _figure(ax)
+    if not isinstance(histories, Mapping):
+        histories = {"loss": histories}
+    for name, values in histories.items():
+        values = np.asarray(values, dtype=float)
+        ax.plot(np.arange(1, len(values) + 1), values, label=name, marker="o" if len(values) < 30 else None)
+    if log:
+        ax.set_yscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if len(histories) > 1:
+        ax.legend()
+    return fig
+
+
+def image_grid(
+    images: np.ndarray,
+    labels: Sequence[str] | None = None,
+    *,
+    columns: int = 8,
+    cmap: str = "gray",
+    size: float = 1.3,
+    title: str | None = None,
+):
+    """Images [n, h, w] or [n, h, w, c] in a grid, each with an optional label."""
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images)
+    n = len(images)
+    if n == 0:
+        raise ValueError("image_grid needs at least one image")
+    columns = max(1, min(columns, n))
+    rows = int(np.ceil(n / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + (0.4 if title else 0)), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k < n:
+            image = images[k]
+            if image.ndim == 3 and image.shape[-1] == 1:
+                image = image[..., 0]
+            ax.imshow(image, cmap=cmap if image.ndim == 2 else None)
+            if labels is not None:
+                ax.set_title(str(labels[k]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def curves(
+    x: np.ndarray,
+    ys: Mapping[str, np.ndarray],
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    log: bool = False,
+    ax=None,
+):
+    """Several named curves over the same x (activations, gradient norms, schedules...)."""
+    fig, ax = _figure(ax)
+    for name, y in ys.items():
+        ax.plot(x, y, label=name)
+    if log:
+        ax.set_yscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if len(ys) > 1:
+        ax.legend()
+    return fig
+
+
+def heatmap(
+    values: np.ndarray,
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    xticklabels: Sequence[str] | None = None,
+    yticklabels: Sequence[str] | None = None,
+    cmap: str = "viridis",
+    colorbar: bool = True,
+    ax=None,
+):
+    """A matrix as an image (attention weights, gate activations, confusion matrices)."""
+    fig, ax = _figure(ax)
+    image = ax.imshow(np.asarray(values), aspect="auto", cmap=cmap)
+    ax.grid(False)
+    if xticklabels is not None:
+        ax.set_xticks(range(len(xticklabels)), xticklabels, rotation=90 if len(xticklabels) > 12 else 0)
+    if yticklabels is not None:
+        ax.set_yticks(range(len(yticklabels)), yticklabels)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if colorbar:
+        fig.colorbar(image, ax=ax)
+    return fig
