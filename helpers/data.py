@@ -186,8 +186,9 @@ def _download(entry: DataFile) -> Path:
     for url in entry.urls:
         try:
             with urllib.request.urlopen(url, timeout=60) as response:
-                if response.status != 200:
-                    raise OSError(f"HTTP {response.status}")
+                status = getattr(response, "status", None)  # None for file:// URLs
+                if status is not None and status != 200:
+                    raise OSError(f"HTTP {status}")
                 with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
                     shutil.copyfileobj(response, tmp)
             actual = sha256_of(Path(tmp.name))

@@ -1,0 +1,77 @@
+"""helpers.data: verified offline lookup, clear errors, download only on request."""
+import hashlib
+
+import numpy as np
+import pytest
+
+from helpers import data
+
+
+def test_shipped_subset_loads_and_is_stratified():
+    (x_train, y_train), (x_test, y_test) = data.fashion_mnist()
+    assert x_train.shape == (10000, 28, 28) and x_test.shape == (2000, 28, 28)
+    assert x_train.dtype == np.uint8
+    assert np.bincount(y_train).tolist() == [1000] * 10 and np.bincount(y_test).tolist() == [200] * 10
+
+
+def test_every_packaged_file_is_found_and_verified():
+    for name, entry in data.REGISTRY.items():
+        if entry.local or entry.package:
+            assert data.path(name).is_file()
+
+
+def _fake_entry(monkeypatch, tmp_path, content: bytes, *, urls=()):
+    entry = data.DataFile("test/file", "file.txt", hashlib.sha256(content).hexdigest(), "none", "test", urls=urls)
+    monkeypatch.setitem(data.REGISTRY, "test/file", entry)
+    monkeypatch.setenv("DLD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("DLD_ALLOW_DOWNLOAD", raising=False)
+    return entry
+
+
+def test_missing_file_gives_a_clear_error_and_no_download(monkeypatch, tmp_path):
+    source = tmp_path / "served.txt"
+    source.write_bytes(b"hello")
+    _fake_entry(monkeypatch, tmp_path, b"hello", urls=(source.as_uri(),))
+    with pytest.raises(data.DataUnavailable, match=r"(?s)Looked in:.*download=True"):
+        data.path("test/file")
+    assert not (tmp_path / "cache" / "file.txt").exists()
+
+
+def test_download_on_request_is_verified_and_cached(monkeypatch, tmp_path):
+    source = tmp_path / "served.txt"
+    source.write_bytes(b"hello")
+    _fake_entry(monkeypatch, tmp_path, b"hello", urls=(source.as_uri(),))
+    got = data.path("test/file", download=True)
+    assert got == tmp_path / "cache" / "file.txt" and got.read_bytes() == b"hello"
+    assert data.path("test/file") == got  # now found in the cache, offline
+
+
+def test_download_with_wrong_checksum_is_rejected_and_not_kept(monkeypatch, tmp_path):
+    source = tmp_path / "served.txt"
+    source.write_bytes(b"tampered")
+    _fake_entry(monkeypatch, tmp_path, b"hello", urls=(source.as_uri(),))
+    with pytest.raises(data.DataUnavailable, match="sha256"):
+        data.path("test/file", download=True)
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_corrupted_local_file_is_refused(monkeypatch, tmp_path):
+    _fake_entry(monkeypatch, tmp_path, b"hello")
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "file.txt").write_bytes(b"hellO")
+    with pytest.raises(data.ChecksumMismatch, match="corrupted"):
+        data.path("test/file")
+
+
+def test_idx_round_trip_is_byte_reproducible(tmp_path):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    a, b = tmp_path / "a.gz", tmp_path / "b.gz"
+    data.write_idx(a, array)
+    data.write_idx(b, array)
+    assert a.read_bytes() == b.read_bytes()
+    assert np.array_equal(data.read_idx(a), array)
+
+
+def test_unknown_name():
+    with pytest.raises(KeyError, match="unknown dataset"):
+        data.path("no/such")

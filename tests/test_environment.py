@@ -1,0 +1,29 @@
+"""environment.yml (conda/Binder) names the same packages, with the same ranges, as pyproject."""
+import re
+import tomllib
+
+from conftest import ROOT
+
+
+def _pip_lines():
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    start = lines.index("  - pip:")
+    return [line.strip()[2:] for line in lines[start + 1:] if line.strip().startswith("- ")]
+
+
+def _normal(requirement: str) -> str:
+    return re.sub(r"\s+", "", requirement).lower()
+
+
+def test_environment_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    listed = [line for line in _pip_lines() if line != "-e ."]
+    assert sorted(map(_normal, listed)) == sorted(map(_normal, wanted))
+    assert "-e ." in _pip_lines(), "environment.yml must install the helpers package itself"
+
+
+def test_ci_runs_the_readme_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci in readme, "the last line of .ci/run must be the README's test command"
