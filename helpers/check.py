@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from helpers.checks import ExerciseFailed, get, load_all
+from helpers.checks import ExerciseFailed, ExerciseNotAnswered, get, install_short_tracebacks, load_all
 
-__all__ = ["ExerciseFailed", "load_all"]
+__all__ = ["ExerciseFailed", "ExerciseNotAnswered", "load_all"]
+
+install_short_tracebacks()
 
 
 def __getattr__(name: str) -> Callable[..., None]:

@@ -1,8 +1,9 @@
 """Student notebooks: in sync with solutions/, and failing exactly at the exercises.
 
 Each student notebook is executed top to bottom with errors allowed. Every check cell must
-stop with NotImplementedError naming its exercise; answer cells and cells tagged
-``uses-answer`` may stop only with NotImplementedError; every other cell must run cleanly.
+stop with ExerciseNotAnswered (a NotImplementedError) naming its exercise; answer cells and
+cells tagged ``uses-answer`` may stop only with NotImplementedError; every other cell must run
+cleanly.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def test_student_notebook_fails_only_at_exercises(path):
         tags = cell.metadata.get("tags", [])
         where = f"{path.name} cell {index} ({cell.get('id')})"
         if ex_id:
-            if not errors or errors[0]["ename"] != "NotImplementedError" or f"Exercise {ex_id}" not in errors[0]["evalue"]:
+            if not errors or errors[0]["ename"] != "ExerciseNotAnswered" or f"Exercise {ex_id}: not answered" not in errors[0]["evalue"]:
                 problems.append(f"{where}: check {ex_id} should stop with NotImplementedError, got {errors or 'no error'}")
         elif errors:
             allowed = build.ANSWER_TAG in tags or build.USES_ANSWER_TAG in tags

@@ -40,6 +40,10 @@ class ExerciseFailed(AssertionError):
     """A check's verdict: the answer is not right yet. The message is the hint."""
 
 
+class ExerciseNotAnswered(NotImplementedError):
+    """The check met the unanswered stub: "not done yet", told apart from "wrong"."""
+
+
 class _TimeLimit(BaseException):
     """Raised inside the student's code when it runs out of time (BaseException so that a
     student's ``except Exception`` cannot swallow it)."""
@@ -80,7 +84,7 @@ def exercise(ex_id: str, title: str, success: str) -> Callable[[Callable[..., No
             except ExerciseFailed as failure:
                 raise ExerciseFailed(_prefix(ex_id, str(failure))) from None
             except NotImplementedError:
-                raise NotImplementedError(
+                raise ExerciseNotAnswered(
                     f"Exercise {ex_id}: not answered yet — replace `raise NotImplementedError` "
                     "in the answer cell with your code, run that cell, then this one."
                 ) from None
@@ -102,6 +106,25 @@ def exercise(ex_id: str, title: str, success: str) -> Callable[[Callable[..., No
 def _prefix(ex_id: str, message: str) -> str:
     head = f"Exercise {ex_id}:"
     return message if message.startswith(head) else f"{head} {message}"
+
+
+def _short_traceback(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
+    """IPython handler: a check's verdict is shown as its message alone, not as a traceback
+    through the checker's code. The cell still ends in an error (nbval and the grader see it)."""
+    stb = [f"\x1b[31m✗ {value}\x1b[0m"]
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def install_short_tracebacks() -> None:
+    """Show ExerciseFailed / ExerciseNotAnswered as one red line in IPython and Jupyter."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((ExerciseFailed, ExerciseNotAnswered), _short_traceback)
 
 
 def get(ex_id: str) -> Exercise:
