@@ -186,6 +186,8 @@ WRONG = {
         (lambda X, Y, p: backprop(X, Y, p, relu_mask=False), r"derivative of the ReLU is missing"),
         (backprop_column_order, r"raised ValueError|shape"),
         (backprop_in_place, r"changed the parameters"),
+        (lambda X, Y, p: {k: (g[None, :] if k.startswith("b") else g) for k, g in backprop(X, Y, p).items()},
+         r"must have the shape of b2.*without keepdims"),
         (lambda X, Y, p: [backprop(X, Y, p)[k] for k in ("W1", "b1", "W2", "b2")], r"should return a dict"),
     ],
     "2.6": [

@@ -198,6 +198,11 @@ def ex_2_5(backprop) -> None:
             if value.dtype != object and value.size and np.issubdtype(value.dtype, np.number) and not np.any(value):
                 fail(f"the gradient for the bias {key} is all zeros — biases never updated. "
                      f"∂L/∂{key} is the sum over the batch of δ{key[1]}.")
+        for key in ("b2", "b1"):
+            shape = np.shape(out[key])
+            require(shape != (1,) + params[key].shape,
+                    f"the gradient for {key} has shape {shape}; it must have the shape of {key}, "
+                    f"{params[key].shape}: sum δ over the batch axis without keepdims.")
         a1 = np.maximum(X @ params["W1"] + params["b1"], 0)
         wrong_sign = {k: -g for k, g in expected.items()}
         for key in ("W2", "b2", "W1", "b1"):
