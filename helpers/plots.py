@@ -140,3 +140,35 @@ def heatmap(
     if colorbar:
         fig.colorbar(image, ax=ax)
     return fig
+
+
+def decision_boundary(
+    predict,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    title: str = "",
+    resolution: int = 150,
+    padding: float = 0.5,
+    ax=None,
+):
+    """Shade ``predict(points)`` (probability of class 1 for points [n, 2]) over the plane
+    around the 2-D inputs ``X``, draw the 0.5 contour and the labelled points."""
+    fig, ax = _figure(ax)
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y).ravel()
+    lo, hi = X.min(axis=0) - padding, X.max(axis=0) + padding
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    p = np.asarray(predict(np.column_stack([gx.ravel(), gy.ravel()])), dtype=float).reshape(gx.shape)
+    image = ax.contourf(gx, gy, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.7)
+    if p.min() < 0.5 < p.max():
+        ax.contour(gx, gy, p, levels=[0.5], colors="k", linewidths=1.5)
+    for label, marker in [(0, "o"), (1, "s")]:
+        pts = X[y == label]
+        ax.scatter(pts[:, 0], pts[:, 1], marker=marker, s=80, edgecolors="k",
+                   c="tab:blue" if label == 0 else "tab:red", label=f"class {label}", zorder=3)
+    ax.grid(False)
+    ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
+    fig.colorbar(image, ax=ax, label="P(class 1)")
+    return fig

@@ -1,0 +1,301 @@
+"""Checks for chapter 02 (neural networks from scratch): activations and their derivatives,
+losses from logits, the softmax-cross-entropy gradient, backprop of a 2-layer network with
+biases, per-element gradient checking and the perceptron rule. Oracles: TensorFlow autodiff
+and TensorFlow's own activations and losses."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from helpers import tensorflow
+from helpers.checks import as_array, assert_close, call, exercise, fail, random_inputs, require
+
+
+def _pair(out: Any, what: str, names: tuple[str, str]) -> tuple[Any, Any]:
+    if out is None:
+        fail(f"{what} returned None — did it forget to `return {names[0]}, {names[1]}`?")
+    try:
+        first, second = out
+    except (TypeError, ValueError):
+        fail(f"{what} should return two values `({names[0]}, {names[1]})`, got {type(out).__name__}.")
+    return first, second
+
+
+def _value_and_grad(fn, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TF value and elementwise derivative of an elementwise TF function."""
+    tf = tensorflow()
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = fn(xt)
+    return y.numpy(), tape.gradient(y, xt).numpy()
+
+
+_X = np.concatenate([np.linspace(-6.0, -0.05, 12), np.linspace(0.05, 6.0, 12)])
+
+
+# --------------------------------------------------------------------------- 2.1
+@exercise("2.1", "ELU and its derivative", "ELU (default α = 1) and its derivative match TensorFlow")
+def ex_2_1(elu) -> None:
+    tf = tensorflow()
+    import keras
+
+    value, grad = _pair(call(elu, _X.copy(), name="elu"), "elu", ("value", "derivative"))
+    expected, expected_grad = _value_and_grad(tf.nn.elu, _X)
+    small = np.where(_X > 0, _X, 0.01 * np.expm1(_X))
+    assert_close(value, expected, "elu(x) with the default α", rtol=1e-7, atol=1e-10, hints=[
+        (small, "the default α must be 1 (Clevert, Unterthiner & Hochreiter, 2016; tf.nn.elu, Keras). "
+                "α = 0.01 is a leaky-ReLU slope: with it, ELU barely goes below zero and loses its point."),
+        (np.where(_X > 0, _X, _X), "for x < 0 ELU is α(eˣ − 1), not x."),
+        (np.where(_X > 0, _X, np.exp(_X)), "for x < 0 ELU is α(eˣ − 1): you forgot the − 1."),
+    ])
+    assert_close(grad, expected_grad, "the derivative of elu with the default α", rtol=1e-7, atol=1e-10, hints=[
+        (np.where(_X > 0, 1.0, 1.0), "for x < 0 the derivative is α eˣ, not 1 (ELU is not the identity there)."),
+        (np.where(_X > 0, 1.0, 0.0), "for x < 0 the derivative is α eˣ, not 0 (that is ReLU's)."),
+        (np.where(_X > 0, 1.0, 0.01 * np.exp(_X)), "the default α must be 1, not 0.01."),
+    ])
+    for alpha in (0.5, 2.0):
+        value, grad = _pair(call(elu, _X.copy(), alpha, name="elu"), "elu", ("value", "derivative"))
+        expected, expected_grad = _value_and_grad(lambda t: keras.activations.elu(t, alpha=alpha), _X)
+        assert_close(value, expected, f"elu(x, alpha={alpha})", rtol=1e-7, atol=1e-10,
+                     hints=[(_value_and_grad(tf.nn.elu, _X)[0], "the alpha argument is ignored.")])
+        assert_close(grad, expected_grad, f"the derivative of elu(x, alpha={alpha})", rtol=1e-7, atol=1e-10,
+                     hints=[(np.where(_X > 0, 1.0, alpha), "for x < 0 the derivative is α eˣ, not α.")])
+
+
+# --------------------------------------------------------------------------- 2.2
+@exercise("2.2", "the derivative of Swish", "the Swish derivative matches GradientTape for β = 1 and β = 2")
+def ex_2_2(swish_grad) -> None:
+    for beta in (1.0, 2.0, 0.5):
+        out = call(swish_grad, _X.copy(), beta, name="swish_grad")
+        tf = tensorflow()
+        _, expected = _value_and_grad(lambda t: t * tf.sigmoid(beta * t), _X)
+        s = 1.0 / (1.0 + np.exp(-beta * _X))
+        assert_close(out, expected, f"swish_grad(x, beta={beta})", rtol=1e-7, atol=1e-10, hints=[
+            (s, "that is σ(βx) alone: Swish is a product, x·σ(βx), so the product rule adds x · d/dx σ(βx)."),
+            (s + _X * s * (1 - s), "the chain rule gives d/dx σ(βx) = β σ(βx)(1 − σ(βx)): the factor β is missing."),
+            (s * (1 - s) * beta, "that is the derivative of σ(βx), not of x·σ(βx)."),
+        ])
+
+
+# --------------------------------------------------------------------------- 2.3
+_Z = np.array([[-1000.0, -30.0, -2.0, -0.5, 0.0, 0.3, 1.5, 4.0, 30.0, 1000.0]])
+_Y = np.array([[1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0]])
+
+
+def _bce_logits(z: np.ndarray, y: np.ndarray) -> float:
+    tf = tensorflow()
+    return float(tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.constant(y), logits=tf.constant(z))))
+
+
+@exercise("2.3", "binary cross-entropy from logits",
+          "binary cross-entropy from logits matches TensorFlow, finite for logits ±1000")
+def ex_2_3(bce_with_logits) -> None:
+    tf = tensorflow()
+    z43 = random_inputs(23, (4, 3), scale=3.0)[0]
+    y43 = (np.random.default_rng(23).random((4, 3)) > 0.5).astype(float)
+    cases = [("logits from −1000 to 1000", _Z.ravel(), _Y.ravel()), ("a (4, 3) batch", z43, y43)]
+    for label, z, y in cases:
+        out = call(bce_with_logits, z.copy(), y.copy(), name="bce_with_logits")
+        expected = _bce_logits(z, y)
+        if out is not None and not callable(out):
+            try:
+                raw = np.asarray(out.numpy() if hasattr(out, "numpy") else out, dtype=np.float64)
+            except (TypeError, ValueError):
+                raw = None
+            if raw is not None and raw.size == 1 and not np.isfinite(raw).all():
+                fail(f"on {label} the loss is {raw.ravel()[0]}: log(σ(z)) underflows for large |z|. Use the "
+                     "stable form max(z, 0) − z·y + log(1 + e^(−|z|)).")
+        value = as_array(out, f"bce_with_logits on {label}")
+        require(value.size == 1, f"bce_with_logits should return one number (the mean loss), got shape {value.shape}.")
+        s = 1 / (1 + np.exp(-np.clip(z, -500, 500)))
+        double = _bce_logits(s, y)
+        total = float(tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.constant(y), logits=tf.constant(z))))
+        assert_close(value.reshape(()), expected, f"bce_with_logits on {label}", rtol=1e-6, atol=1e-9, hints=[
+            (double, "this is a double sigmoid: you applied σ to the logits and then used a formula that applies σ "
+                     "again (a from_logits/with-logits loss expects raw scores z, not probabilities)."),
+            (total, "that is the sum over the examples; the loss is the mean."),
+        ])
+
+
+# --------------------------------------------------------------------------- 2.4
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@exercise("2.4", "gradient of softmax cross-entropy",
+          "∂L/∂z = (softmax(z) − y)/B matches GradientTape")
+def ex_2_4(softmax_ce_grad) -> None:
+    tf = tensorflow()
+    for B, K, scale in [(5, 4, 2.0), (3, 7, 30.0), (1, 3, 1.0)]:
+        z = random_inputs(24 + K, (B, K), scale=scale)[0]
+        y = np.eye(K)[np.random.default_rng(K).integers(0, K, B)]
+        zt = tf.constant(z)
+        with tf.GradientTape() as tape:
+            tape.watch(zt)
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=tf.constant(y), logits=zt))
+        expected = tape.gradient(loss, zt).numpy()
+        out = call(softmax_ce_grad, z.copy(), y.copy(), name="softmax_ce_grad")
+        p = _softmax(z)
+        assert_close(out, expected, f"softmax_ce_grad for a batch of shape ({B}, {K})", rtol=1e-6, atol=1e-10, hints=[
+            ((y - p) / B, "the sign is flipped: ∂L/∂z = ŷ − y (prediction minus target). Check the minus sign "
+                          "of −Σ y log ŷ through the chain rule."),
+            (y - p, "the sign is flipped (∂L/∂z = ŷ − y) and the 1/B of the batch mean is missing."),
+            (p - y, "the loss is the mean over the batch, so the gradient is (ŷ − y)/B: divide by the batch size."),
+            ((p - y) / K, "divide by the batch size B (axis 0), not by the number of classes."),
+            (p / B, "you dropped the − y term of ∂L/∂z = ŷ − y."),
+        ], index_names=["example", "class"])
+
+
+# --------------------------------------------------------------------------- 2.5
+_KEYS = ("W1", "b1", "W2", "b2")
+
+
+def _mlp_case(seed: int, B: int, n: int, h: int, K: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((B, n))
+    Y = np.eye(K)[rng.integers(0, K, B)]
+    params = {"W1": rng.standard_normal((n, h)) * 0.8, "b1": rng.standard_normal(h) * 0.5,
+              "W2": rng.standard_normal((h, K)) * 0.8, "b2": rng.standard_normal(K) * 0.5}
+    return X, Y, params
+
+
+def _tf_grads(X: np.ndarray, Y: np.ndarray, params: dict) -> dict:
+    tf = tensorflow()
+    v = {k: tf.Variable(p) for k, p in params.items()}
+    with tf.GradientTape() as tape:
+        a1 = tf.nn.relu(tf.matmul(X, v["W1"]) + v["b1"])
+        z2 = tf.matmul(a1, v["W2"]) + v["b2"]
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=Y, logits=z2))
+    grads = tape.gradient(loss, v)
+    return {k: g.numpy() for k, g in grads.items()}
+
+
+@exercise("2.5", "backprop of a 2-layer network with biases",
+          "all four gradients (W1, b1, W2, b2) match GradientTape")
+def ex_2_5(backprop) -> None:
+    for seed, shape in [(25, (6, 4, 5, 3)), (26, (3, 2, 7, 4))]:
+        X, Y, params = _mlp_case(seed, *shape)
+        before = {k: p.copy() for k, p in params.items()}
+        out = call(backprop, X.copy(), Y.copy(), params, name="backprop")
+        require(all(np.array_equal(before[k], params[k]) for k in _KEYS),
+                "backprop changed the parameters it was given; it should only compute gradients.")
+        if out is None:
+            fail("backprop returned None — return a dict {'W1': ..., 'b1': ..., 'W2': ..., 'b2': ...}.")
+        if not isinstance(out, dict):
+            fail(f"backprop should return a dict with keys W1, b1, W2, b2, got {type(out).__name__}.")
+        expected = _tf_grads(X, Y, params)
+        for key in _KEYS:
+            if key not in out or out[key] is None:
+                if key.startswith("b"):
+                    fail(f"there is no gradient for the bias {key}. Biases are parameters too and must be trained: "
+                         f"∂L/∂{key} = the sum over the batch of δ{key[1]} (np.sum(delta, axis=0)).")
+                fail(f"there is no gradient for {key}.")
+        for key in ("b2", "b1"):
+            value = np.asarray(out[key].numpy() if hasattr(out[key], "numpy") else out[key])
+            if value.dtype != object and value.size and np.issubdtype(value.dtype, np.number) and not np.any(value):
+                fail(f"the gradient for the bias {key} is all zeros — biases never updated. "
+                     f"∂L/∂{key} is the sum over the batch of δ{key[1]}.")
+        for key in ("b2", "b1"):
+            shape = np.shape(out[key])
+            require(shape != (1,) + params[key].shape,
+                    f"the gradient for {key} has shape {shape}; it must have the shape of {key}, "
+                    f"{params[key].shape}: sum δ over the batch axis without keepdims.")
+        a1 = np.maximum(X @ params["W1"] + params["b1"], 0)
+        wrong_sign = {k: -g for k, g in expected.items()}
+        for key in ("W2", "b2", "W1", "b1"):
+            hints = [(wrong_sign[key], "every gradient has the wrong sign: δ2 = ∂L/∂z2 = (ŷ − y)/B, prediction "
+                                       "minus target (the sign of ∂L/∂ŷ was dropped?).")]
+            if key == "b2":
+                hints.append((expected["b2"] * len(X), "b2's gradient is summed over the batch of δ2 = (ŷ − y)/B: "
+                                                       "the 1/B is missing."))
+            if key in ("W1", "b1"):
+                delta1_nomask = (_softmax(a1 @ params["W2"] + params["b2"]) - Y) / len(X) @ params["W2"].T
+                hints.append((X.T @ delta1_nomask if key == "W1" else delta1_nomask.sum(axis=0),
+                              "the derivative of the ReLU is missing: δ1 = (δ2 W2ᵀ) ⊙ relu'(z1), with relu'(z1) = 1[z1 > 0]."))
+            assert_close(out[key], expected[key], f"the gradient for {key}", rtol=1e-6, atol=1e-10, hints=hints)
+
+
+# --------------------------------------------------------------------------- 2.6
+def _test_function(x: np.ndarray) -> float:
+    return float(np.sum(np.sin(x) * x ** 2) + np.prod(x.ravel()[:2]) + 0.5 * np.sum(x) ** 2)
+
+
+def _test_gradient(x: np.ndarray) -> np.ndarray:
+    g = np.cos(x) * x ** 2 + 2 * x * np.sin(x) + np.sum(x)
+    flat = g.reshape(-1)
+    xs = x.reshape(-1)
+    flat[0] += xs[1]
+    flat[1] += xs[0]
+    return g
+
+
+@exercise("2.6", "gradient checking with centered differences",
+          "centered differences, one element at a time, match the analytic gradient")
+def ex_2_6(numerical_gradient) -> None:
+    for shape in [(3, 4), (5,)]:
+        x = random_inputs(26, shape)[0]
+        original = x.copy()
+        calls = {"n": 0}
+
+        def f(arg):
+            calls["n"] += 1
+            return _test_function(np.asarray(arg, dtype=np.float64))
+
+        out = call(numerical_gradient, f, x, name="numerical_gradient")
+        require(np.array_equal(x, original), "x was left changed after the call: restore each element after "
+                                             "perturbing it (or perturb a copy).")
+        expected = _test_gradient(x)
+        if out is not None:
+            try:
+                raw = np.asarray(out.numpy() if hasattr(out, "numpy") else out, dtype=np.float64)
+            except (TypeError, ValueError):
+                raw = None
+            if raw is not None and raw.size > 1 and raw.shape == x.shape and np.all(np.isfinite(raw)) \
+                    and np.ptp(raw) < 1e-9 * (1 + np.abs(raw).max()):
+                fail("every entry is the same number: you perturbed all elements at once. That measures the "
+                     "directional derivative along (1, 1, ..., 1) — the sum of the partials — not the gradient. "
+                     "Perturb one element at a time.")
+        value = as_array(out, f"numerical_gradient for x of shape {shape}", shape)
+        require(calls["n"] >= 2 * x.size,
+                f"f was called {calls['n']} times for {x.size} elements; centered differences need two calls per element.")
+        error = np.max(np.abs(value - expected) / np.maximum(np.abs(value) + np.abs(expected), 1e-8))
+        if 1e-7 < error < 1e-2:
+            fail(f"close, but the relative error is {error:.1e}: use the centered difference "
+                 "(f(x + ε eᵢ) − f(x − ε eᵢ)) / (2ε) with ε ≈ 1e-5 (error O(ε²)); a one-sided difference has error O(ε).")
+        assert_close(value, expected, f"numerical_gradient for x of shape {shape}", rtol=1e-6, atol=1e-8)
+
+
+# --------------------------------------------------------------------------- 2.7
+def _predict(X: np.ndarray, w: np.ndarray, b: float, strict: bool) -> np.ndarray:
+    z = X @ w + b
+    return (z > 0 if strict else z >= 0).astype(float)
+
+
+@exercise("2.7", "the perceptron learning rule", "the perceptron learns OR, AND and a random separable set")
+def ex_2_7(perceptron_train) -> None:
+    X2 = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    rng = np.random.default_rng(27)
+    Xr = rng.uniform(-1, 1, (60, 3))
+    direction = np.array([0.6, -0.8, 0.3]) / np.linalg.norm([0.6, -0.8, 0.3])
+    margin = Xr @ direction - 0.1
+    keep = np.abs(margin) > 0.2
+    Xr, yr = Xr[keep], (margin[keep] > 0).astype(float)
+    cases = [("OR", X2, np.array([0.0, 1.0, 1.0, 1.0])), ("AND", X2, np.array([0.0, 0.0, 0.0, 1.0])),
+             (f"{len(Xr)} linearly separable points in 3-D", Xr, yr)]
+    for label, X, y in cases:
+        out = call(perceptron_train, X.copy(), y.copy(), 100, name="perceptron_train")
+        w, b = _pair(out, "perceptron_train", ("w", "b"))
+        w = as_array(w, "w", (X.shape[1],))
+        b_arr = as_array(b, "b")
+        require(b_arr.size == 1, f"b should be one number, got shape {b_arr.shape}.")
+        b = float(b_arr.reshape(-1)[0])
+        if any(np.array_equal(_predict(X, w, b, strict), y) for strict in (True, False)):
+            continue
+        if b == 0.0:
+            fail(f"on {label} the perceptron fails and b is still 0: the bias was never updated. "
+                 "Update it like a weight whose input is always 1: b ← b + η(y − ŷ).")
+        fail(f"on {label} the learned (w, b) does not classify every training example correctly: "
+             "the rule is w ← w + η(y − ŷ)x, b ← b + η(y − ŷ), one example at a time, with ŷ = 1 if w·x + b > 0 else 0.")
