@@ -21,8 +21,9 @@ re-imports the checks, so rebinding ``check`` in an answer cell gains nothing.
 
 An exercise passes iff its answer cells ran without an exception and its check cell raised
 nothing and printed exactly the trusted success line. Each submission runs in its own kernel in
-a fresh temporary directory holding only the merged notebook, with a per-cell and a
-per-notebook time limit. DIR/grades.csv and DIR/report.md are written by this process only,
+a fresh temporary directory holding only the merged notebook, with time limits per cell
+(``--timeout`` for cells holding, checking or using student code, ``--trusted-timeout`` for the
+rest) and per notebook. DIR/grades.csv and DIR/report.md are written by this process only,
 atomically; DIR/.cache/ keeps one result per submission so a re-run resumes (``--no-cache``).
 """
 from __future__ import annotations
@@ -76,8 +77,9 @@ class SubmissionError(ValueError):
 
 @dataclass
 class Options:
-    cell_timeout: float = 120.0
+    cell_timeout: float = 60.0  # cells holding, checking or using the student's code
     notebook_timeout: float = 900.0
+    trusted_timeout: float = 600.0  # the trusted notebook's other cells (setup, data, plots)
     max_output: int = 100_000
     solutions: Path = build.SOLUTIONS
     save_notebooks: bool = False
@@ -272,7 +274,8 @@ def find_answers(trusted: dict, cells: list[dict]) -> tuple[dict[int, str], list
         if index in found:
             continue
         stub = build.stub(trusted["cells"][index]["source"], ex_id)
-        scored = [(difflib.SequenceMatcher(None, stub, cells[n]["source"]).ratio(), n) for n in candidates if n not in used]
+        scored = [(difflib.SequenceMatcher(None, stub, cells[n]["source"]).ratio(), n)
+                  for n in candidates if n not in used and len(cells[n]["source"]) < 20_000]
         if scored and max(scored)[0] >= SIMILARITY:
             take(index, max(scored)[1], "similarity to the stub (cell ids missing)", ex_id)
     return found, notes
@@ -359,7 +362,7 @@ def identify(sub: Submission, chapters: dict[int, Path], student: str | None, ch
     checks = ROOT / "helpers" / "checks" / f"ch{job.chapter:02d}.py"
     digest = hashlib.sha256()
     for part in (GRADER_VERSION, sub.name, job.student, str(job.chapter), repr(opts.cell_timeout),
-                 repr(opts.notebook_timeout), str(opts.max_output)):
+                 repr(opts.notebook_timeout), repr(opts.trusted_timeout), str(opts.max_output)):
         digest.update(part.encode() + b"\0")
     for blob in (sub.data, path.read_bytes(), checks.read_bytes() if checks.exists() else b""):
         digest.update(hashlib.sha256(blob).digest())
@@ -416,6 +419,13 @@ def _stdout(cell: dict) -> str:
                    if o.get("output_type") == "stream" and o.get("name") == "stdout")
 
 
+def student_code(cell: dict) -> bool:
+    """Does this cell hold, check or use the student's code (so gets the tight time limit)?"""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return ("exercise" in cell.get("metadata", {}) or build.USES_ANSWER_TAG in tags
+            or cell.get("id", "").startswith("grader-guard"))
+
+
 def run_notebook(nb: dict, workdir: Path, opts: Options) -> dict[str, dict]:
     """Execute ``nb`` cell by cell in a new kernel; the outcome of each code cell, by cell id."""
     from jupyter_core.utils import run_sync
@@ -445,11 +455,12 @@ def run_notebook(nb: dict, workdir: Path, opts: Options) -> dict[str, dict]:
                 if stop:
                     runs[cell["id"]] = {"status": "skipped", "detail": stop}
                     continue
-                client.timeout = max(1, int(min(opts.cell_timeout, left)))
+                limit = opts.cell_timeout if student_code(cell) else opts.trusted_timeout
+                client.timeout = max(1, int(min(limit, left)))
                 try:
                     client.execute_cell(cell, index)
                 except CellTimeoutError:
-                    by_notebook = client.timeout < opts.cell_timeout
+                    by_notebook = client.timeout < limit
                     runs[cell["id"]] = {"status": "timeout", "detail": f"timed out after {client.timeout} s"
                                         + (" (notebook time limit)" if by_notebook else "")}
                     if by_notebook:
@@ -493,8 +504,10 @@ def verdict(ex: dict, runs: dict[str, dict]) -> tuple[bool, str]:
     run = runs.get(ex["check"], {"status": "skipped", "detail": "not run"})
     if run["status"] == "error":
         return False, run["evalue"] if run["evalue"].startswith("Exercise") else f"{run['ename']}: {run['evalue']}"
-    if run["status"] in ("timeout", "dead"):
+    if run["status"] == "timeout":
         return False, f"the check {run['detail']}"
+    if run["status"] == "dead":
+        return False, f"{run['detail']} while running the check"
     if run["status"] == "skipped":
         return False, run["detail"]
     if run["stdout"] != ex["expected"]:
@@ -538,6 +551,7 @@ def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
@@ -607,7 +621,7 @@ def gradebook(results: list[dict]) -> tuple[str, str]:
 
 
 def _md(text: str) -> str:
-    return html.escape(str(text).replace("\n", " ").replace("|", "\\|"))[:1500]
+    return html.escape(str(text).replace("\n", " ").replace("|", "\\|"), quote=False)[:1500]
 
 
 # --------------------------------------------------------------------------- main
@@ -680,7 +694,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("submissions", type=Path, help="a folder, a .zip or one .ipynb")
     parser.add_argument("--out", type=Path, required=True, help="folder for grades.csv, report.md and .cache/")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per cell (default 120)")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds per cell holding, checking or using student code (default 60)")
+    parser.add_argument("--trusted-timeout", type=float, default=600.0,
+                        help="seconds per other cell of the trusted notebook (default 600)")
     parser.add_argument("--notebook-timeout", type=float, default=900.0, help="seconds per submission (default 900)")
     parser.add_argument("--max-output", type=int, default=100_000, help="characters of output kept per cell")
     parser.add_argument("--student", help="student name for every submission (e.g. grading one file)")
@@ -692,7 +709,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.submissions.exists():
         parser.error(f"{args.submissions} does not exist")
-    opts = Options(args.timeout, args.notebook_timeout, args.max_output, args.solutions.resolve(), args.save_notebooks)
+    opts = Options(args.timeout, args.notebook_timeout, args.trusted_timeout, args.max_output,
+                   args.solutions.resolve(), args.save_notebooks)
     try:
         results = grade(args.submissions, args.out, opts, jobs=max(1, args.jobs), student=args.student,
                         chapter=args.chapter, use_cache=not args.no_cache, progress=not args.no_progress)
