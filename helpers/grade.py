@@ -25,6 +25,9 @@ a fresh temporary directory holding only the merged notebook, with time limits p
 (``--timeout`` for cells holding, checking or using student code, ``--trusted-timeout`` for the
 rest) and per notebook. DIR/grades.csv and DIR/report.md are written by this process only,
 atomically; DIR/.cache/ keeps one result per submission so a re-run resumes (``--no-cache``).
+
+The kernel still runs as the instructor, with network and files: for untrusted classes run the
+grader in a container (``docker run --rm --network none ...``; README, "Grading submissions").
 """
 from __future__ import annotations
 
@@ -342,7 +345,8 @@ def identify(sub: Submission, chapters: dict[int, Path], student: str | None, ch
             if content is not None:
                 job.error = f"wrong chapter: the notebook holds chapter {content}'s exercises, not chapter {named}'s"
         elif content is not None or named is not None:
-            job.error = f"no trusted notebook for chapter {content if content is not None else named} in {opts.solutions}"
+            number = content if content is not None else named
+            job.error = f"no trusted notebook for chapter {number} in {opts.solutions}"
         else:
             job.error = "cannot tell the chapter (no ex-N-M cell ids, no NN_ file name); use --chapter"
     if job.chapter is not None and job.chapter not in chapters:
@@ -435,7 +439,8 @@ def run_notebook(nb: dict, workdir: Path, opts: Options) -> dict[str, dict]:
     client = _client_class()(
         nb, timeout=opts.cell_timeout, kernel_name="python3", allow_errors=True, startup_timeout=120,
         resources={"metadata": {"path": str(workdir)}},
-        on_cell_executed=lambda cell, cell_index, execute_reply: replies.__setitem__(cell_index, execute_reply["content"]),
+        on_cell_executed=lambda cell, cell_index, execute_reply: replies.__setitem__(
+            cell_index, execute_reply["content"]),
     )
     client.max_output, client.sizes = opts.max_output, {}
     env = {**os.environ, "DLD_STATIC_WIDGETS": "1", "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -469,7 +474,8 @@ def run_notebook(nb: dict, workdir: Path, opts: Options) -> dict[str, dict]:
                         stop = f"not run: the kernel did not recover after cell {cell['id']} timed out"
                     continue
                 except DeadKernelError:
-                    runs[cell["id"]] = {"status": "dead", "detail": "the kernel died (os._exit, a crash or out of memory)"}
+                    runs[cell["id"]] = {"status": "dead",
+                                        "detail": "the kernel died (os._exit, a crash or out of memory)"}
                     stop = f"not run: the kernel died earlier, in cell {cell['id']}"
                     continue
                 reply = replies.get(index, {})
@@ -535,7 +541,8 @@ def grade_job(job: Job, opts: Options) -> dict:
         tags = cell.get("metadata", {}).get("tags", [])
         if (run.get("status") in ("error", "timeout") and cell.id not in answers | checks
                 and build.USES_ANSWER_TAG not in tags):
-            result["notes"].append(f"cell {cell.id}: {run.get('ename') or run.get('detail')}: {run.get('evalue', '')[:200]}")
+            what = run.get("ename") or run.get("detail")
+            result["notes"].append(f"cell {cell.id}: {what}: {run.get('evalue', '')[:200]}")
     for ex in job.exercises:
         passed, reason = verdict(ex, runs)
         result["exercises"].append({"id": ex["id"], "max": ex["points"], "points": ex["points"] if passed else 0,
@@ -601,16 +608,18 @@ def gradebook(results: list[dict]) -> tuple[str, str]:
         details += ["", f"## {_md(name)}"]
         for r in sorted(students[name], key=lambda r: r["file"]):
             where = f"chapter {r['chapter']}" if r["chapter"] is not None else "no chapter"
-            status = "" if id(r) in counted or r["chapter"] is None else " — another submission for this chapter scored higher; not counted"
+            skipped = id(r) not in counted and r["chapter"] is not None
+            status = " — another submission for this chapter scored higher; not counted" if skipped else ""
             details += ["", f"**{_md(r['file'])}** ({where}): {_total(r)}/{sum(e['max'] for e in r['exercises'])}{status}"]
             if r["error"]:
                 notes.append(f"{r['file']}: {r['error']}")
                 details.append(f"- problem: {_md(r['error'])}")
             for e in r["exercises"]:
-                details.append(f"- {'✓' if e['points'] else '✗'} {e['id']}" + (f": {_md(e['reason'])}" if e["reason"] else ""))
+                reason = f": {_md(e['reason'])}" if e["reason"] else ""
+                details.append(f"- {'✓' if e['points'] else '✗'} {e['id']}{reason}")
             for note in r["notes"]:
                 details.append(f"- note: {_md(note)}")
-            if status:
+            if skipped:
                 notes.append(f"{r['file']}: not counted (another submission scored higher)")
         total = sum(e["points"] for e in scores.values())
         writer.writerow([_cell(name), *(scores[i]["points"] if i in scores else "" for i in ordered),
@@ -651,9 +660,10 @@ def grade(submissions: Path, out: Path, opts: Options, *, jobs: int = 1, student
     def done(n: int, result: dict) -> None:
         results[n] = result
         if not result.get("grader_error"):
-            write_atomic(cache / f"{work[n].key}.json", json.dumps({k: v for k, v in result.items() if k != "notebook"}))
+            entry = {k: v for k, v in result.items() if k != "notebook"}
+            write_atomic(cache / f"{work[n].key}.json", json.dumps(entry))
         if result.get("notebook"):
-            write_atomic(out / "notebooks" / f"{work[n].student}__{work[n].notebook_name}", result["notebook"])
+            write_atomic(out / "notebooks" / re.sub(r"[^\w.-]+", "_", work[n].file), result["notebook"])
 
     bar = tqdm(total=len(pending), file=sys.stderr, unit="nb", desc="grading", disable=not progress or not pending)
     if jobs > 1 and len(pending) > 1:
@@ -702,8 +712,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-output", type=int, default=100_000, help="characters of output kept per cell")
     parser.add_argument("--student", help="student name for every submission (e.g. grading one file)")
     parser.add_argument("--chapter", type=int, help="chapter number for every submission")
-    parser.add_argument("--solutions", type=Path, default=build.SOLUTIONS, help="trusted notebooks (default solutions/)")
-    parser.add_argument("--save-notebooks", action="store_true", help="also write the executed notebooks to OUT/notebooks/")
+    parser.add_argument("--solutions", type=Path, default=build.SOLUTIONS,
+                        help="folder of trusted notebooks (default solutions/)")
+    parser.add_argument("--save-notebooks", action="store_true",
+                        help="also write the executed merged notebooks to OUT/notebooks/")
     parser.add_argument("--no-cache", action="store_true", help="grade everything again, ignoring OUT/.cache/")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)

@@ -7,10 +7,10 @@ alice  reference answers, cells reordered, extra cells, plus a duplicate empty f
 bob    naive softmax, check cell replaced by a fake ✓ print, `check` rebound;
        the 0.2 answer and check cells deleted                                         0/2
 carol  folder convention, cell ids and metadata lost (matched by function name);
-       0.2 is log(softmax(z))                                                         1/2
+       0.1 right but writes files (also onto the gradebook); 0.2 kills the kernel     1/2
 dave   0.1 answer cell loops forever (cell timeout); 0.2 passes the check (after the
-       timeout) but not the trusted notebook's hidden test; huge output               0/2
-eve    0.1 writes files (also onto the gradebook), then raises; 0.2 kills the kernel   0/2
+       timeout) but its answer cell raises in the trusted notebook's hidden test;
+       huge output                                                                    0/2
 gina malformed JSON, hank truncated, ivan a .txt, judy JSON that is no notebook,
 kim a chapter without a trusted notebook, leo chapter 3's notebook named as chapter 0.
 """
@@ -36,7 +36,6 @@ REF = {c.id: c.source for c in SOLUTION.cells if c.id.startswith("ex-")}
 SUCCESS_01 = "".join(o["text"] for o in next(c for c in SOLUTION.cells if c.id == "ex-0-1-check").outputs)
 
 NAIVE = "def softmax(z):\n    e = np.exp(z)\n    return e / e.sum(axis=-1, keepdims=True)\n"
-LOG_OF_SOFTMAX = "def log_softmax(z):\n    \"\"\"log of softmax.\"\"\"\n    return np.log(softmax(z))\n"
 NO_DOCSTRING = ("def log_softmax(z):\n    s = z - np.max(z, axis=-1, keepdims=True)\n"
                 "    return s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True))\n")
 HIDDEN = ('\n### BEGIN HIDDEN TESTS\nassert log_softmax.__doc__, "hidden test: log_softmax lost its docstring"\n'
@@ -97,12 +96,11 @@ def make_submissions(folder: Path, out: Path) -> None:
         "bob__00_orientation.ipynb": submission(
             {"ex-0-1-answer": NAIVE + "check = type('Fake', (), {'ex_0_1': staticmethod(lambda f: print("
              + repr(SUCCESS_01.strip()) + "))})()\n"}, bob_edit),
-        "carol/00_orientation.ipynb": submission({**ref, "ex-0-2-answer": LOG_OF_SOFTMAX}, carol_edit),
+        "carol/00_orientation.ipynb": submission(
+            {"ex-0-1-answer": vandal + REF["ex-0-1-answer"],
+             "ex-0-2-answer": "def log_softmax(z):\n    return z\n\nimport os\nos._exit(1)\n"}, carol_edit),
         "dave__00_orientation.ipynb": submission(
             {"ex-0-1-answer": "while True:\n    pass\n", "ex-0-2-answer": NO_DOCSTRING + "print('x' * 3_000_000)\n"}),
-        "eve__00_orientation.ipynb": submission(
-            {"ex-0-1-answer": vandal + REF["ex-0-1-answer"] + "\nraise ValueError('eve is not done')\n",
-             "ex-0-2-answer": "import os\nos._exit(1)\n"}),
         "gina__00_orientation.ipynb": b'{"cells": [{"cell_type": "code", "source": ,]}',
         "hank__00_orientation.ipynb": alice[: len(alice) // 2],
         "ivan__notes.txt": b"my answers are in my head",
@@ -126,17 +124,15 @@ def trusted_with_hidden_test(folder: Path) -> Path:
 
 EXPECTED = {  # student: (ex 0.1, ex 0.2, total)
     "alice": ("1", "1", "2"), "bob": ("0", "0", "0"), "carol": ("1", "0", "1"), "dave": ("0", "0", "0"),
-    "eve": ("0", "0", "0"), "gina": ("0", "0", "0"), "hank": ("0", "0", "0"),
+    "gina": ("0", "0", "0"), "hank": ("0", "0", "0"),
     "ivan": ("", "", "0"), "judy": ("0", "0", "0"), "kim": ("", "", "0"), "leo": ("0", "0", "0"),
 }
 REASONS = {  # (file, exercise): regex the reason must match
     ("bob__00_orientation.ipynb", "0.1"): r"^Exercise 0\.1: softmax\(\[1000, 1001\]\) contains NaN — overflow",
     ("bob__00_orientation.ipynb", "0.2"): r"answer cell not found .*ex-0-2-answer",
-    ("carol/00_orientation.ipynb", "0.2"): r"^Exercise 0\.2: log_softmax\(\[0, -1000\]\) contains -inf",
+    ("carol/00_orientation.ipynb", "0.2"): r"kernel died .* answer cell",
     ("dave__00_orientation.ipynb", "0.1"): rf"answer cell timed out after {CELL_TIMEOUT} s",
     ("dave__00_orientation.ipynb", "0.2"): r"raised AssertionError: hidden test: log_softmax lost its docstring",
-    ("eve__00_orientation.ipynb", "0.1"): r"raised ValueError: eve is not done",
-    ("eve__00_orientation.ipynb", "0.2"): r"kernel died .* answer cell",
     ("gina__00_orientation.ipynb", "0.1"): r"not graded: malformed JSON",
     ("hank__00_orientation.ipynb", "0.2"): r"not graded: truncated file",
     ("judy__00_orientation.ipynb", "0.1"): r"not graded: not a Jupyter notebook",
