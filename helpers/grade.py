@@ -66,6 +66,7 @@ CHECK_CALL = re.compile(r"check\.ex_(\d+)_(\d+)\s*\(")
 DEFINES = re.compile(r"^(?:async\s+)?(?:def|class)\s+(\w+)", re.M)
 NAME_CHAPTER = re.compile(r"^(\d\d)_")
 SIMILARITY = 0.6
+KERNEL_PROBLEM = "not run: kernel problem"
 GUARD = (
     "import importlib as _i, sys as _s\n"
     "for _m in [m for m in _s.modules if m == 'helpers.check' or m.startswith('helpers.checks')]:\n"
@@ -116,8 +117,8 @@ def _skipped(name: str) -> bool:
     return any(p in SKIPPED_PARTS or p.startswith(".") for p in parts)
 
 
-def read_submissions(path: Path) -> list[Submission]:
-    """Every file under a folder, in a .zip, or the one file ``path`` (sorted by name)."""
+def read_submissions(path: Path, skip: Path | None = None) -> list[Submission]:
+    """Every file under a folder (except under ``skip``), in a .zip, or the one file ``path``."""
     found: list[Submission] = []
     if path.is_file() and path.suffix.lower() == ".zip":
         with zipfile.ZipFile(path) as archive:
@@ -136,7 +137,8 @@ def read_submissions(path: Path) -> list[Submission]:
     else:
         for file in sorted(path.rglob("*")):
             rel = file.relative_to(path).as_posix()
-            if file.is_file() and not file.is_symlink() and not _skipped(rel):
+            inside_skip = skip is not None and file.resolve().is_relative_to(skip.resolve())
+            if file.is_file() and not file.is_symlink() and not _skipped(rel) and not inside_skip:
                 found.append(_read_file(file, rel))
     return sorted(found, key=lambda s: s.name)
 
@@ -305,17 +307,18 @@ def merge(trusted: dict, cells: list[dict]) -> tuple[dict, list[dict], list[str]
                 missing.append(cell["id"])
                 cell["source"] = build.stub(cell["source"], ex.id)
         plan.append({"id": ex.id, "points": check["metadata"].get("points", 1), "check": check["id"],
+                     "guard": f"grader-guard-{ex.id.replace('.', '-')}",
                      "answers": [nb["cells"][i]["id"] for i in ex.answer_cells], "expected": expected,
                      "missing": missing})
     for cell in nb["cells"]:
         cell.get("metadata", {}).pop("execution", None)
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
-    checks = {ex["check"]: ex["id"] for ex in plan}
+    guards = {ex["check"]: ex["guard"] for ex in plan}
     for index in reversed(range(len(nb["cells"]))):  # re-import the checks right before each check cell
-        if nb["cells"][index]["id"] in checks:
+        if nb["cells"][index]["id"] in guards:
             guard = nbformat.v4.new_code_cell(GUARD)
-            guard["id"] = f"grader-guard-{checks[nb['cells'][index]['id']].replace('.', '-')}"
+            guard["id"] = guards[nb["cells"][index]["id"]]
             nb["cells"].insert(index, guard)
     return nb, plan, notes
 
@@ -483,7 +486,7 @@ def run_notebook(nb: dict, workdir: Path, opts: Options) -> dict[str, dict]:
                                     "ename": str(reply.get("ename", ""))[:200],
                                     "evalue": str(reply.get("evalue", ""))[:2000], "stdout": _stdout(cell)}
     except Exception as error:  # noqa: BLE001 - kernel start or shutdown failed
-        detail = f"not run: kernel problem: {type(error).__name__}: {str(error)[:300]}"
+        detail = f"{KERNEL_PROBLEM}: {type(error).__name__}: {str(error)[:300]}"
         for cell in nb["cells"]:
             if cell["cell_type"] == "code" and cell["id"] not in runs:
                 runs[cell["id"]] = {"status": "skipped", "detail": detail}
@@ -507,6 +510,10 @@ def verdict(ex: dict, runs: dict[str, dict]) -> tuple[bool, str]:
     for cid in ex["answers"]:
         if problem := _answer_problem(runs.get(cid, {"status": "skipped", "detail": "not run"})):
             return False, problem
+    guard = runs.get(ex["guard"], {})
+    if guard.get("status") in ("error", "timeout"):
+        why = guard.get("ename") or guard.get("detail")
+        return False, f"the grader could not reload the checks ({why}): does your code change sys.modules?"
     run = runs.get(ex["check"], {"status": "skipped", "detail": "not run"})
     if run["status"] == "error":
         return False, run["evalue"] if run["evalue"].startswith("Exercise") else f"{run['ename']}: {run['evalue']}"
@@ -547,6 +554,8 @@ def grade_job(job: Job, opts: Options) -> dict:
         passed, reason = verdict(ex, runs)
         result["exercises"].append({"id": ex["id"], "max": ex["points"], "points": ex["points"] if passed else 0,
                                     "reason": reason})
+    if any(r.get("detail", "").startswith(KERNEL_PROBLEM) for r in runs.values()):
+        result["grader_error"] = True  # not journalled: a re-run tries again
     if opts.save_notebooks:
         result["notebook"] = nbformat.writes(nb)
     return result
@@ -640,7 +649,7 @@ def grade(submissions: Path, out: Path, opts: Options, *, jobs: int = 1, student
     from tqdm import tqdm
 
     chapters = trusted_chapters(opts.solutions)
-    work = [identify(s, chapters, student, chapter, opts) for s in read_submissions(submissions)]
+    work = [identify(s, chapters, student, chapter, opts) for s in read_submissions(submissions, skip=out)]
     cache = out / ".cache"
     results: dict[int, dict] = {}
     pending: list[int] = []

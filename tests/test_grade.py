@@ -244,6 +244,14 @@ def test_zip_and_overrides_without_kernels(tmp_path, capsys):
     assert list(rows) == ["'=cmd"] and rows["'=cmd"]["ex 0.1"] == "0"
 
 
+def test_out_folder_inside_submissions_is_not_graded(tmp_path):
+    (tmp_path / "ivan__notes.txt").write_bytes(b"no notebook")
+    for _ in range(2):
+        assert grade.main([str(tmp_path), "--out", str(tmp_path / "grades"), "--no-progress"]) == 0
+    assert read_csv(tmp_path / "grades" / "grades.csv")["ivan"]["notes"] == "ivan__notes.txt: not a notebook (.txt file)"
+    assert "grades.csv" not in (tmp_path / "grades" / "report.md").read_text(encoding="utf-8")
+
+
 def test_atomic_write_keeps_the_old_file(tmp_path, monkeypatch):
     target = tmp_path / "grades.csv"
     target.write_text("old complete gradebook\n", encoding="utf-8")
