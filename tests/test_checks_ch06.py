@@ -201,7 +201,7 @@ WRONG = {
     "6.5": [
         (lambda *a: _lm(*a, mode="no_V"), r"Vᵀ term is missing"),
         (lambda *a: _lm(*a, mode="last_only"), r"only at the last step"),
-        (lambda *a: _lm(*a, mode="no_recurrent"), r"not right"),
+        (lambda *a: _lm(*a, mode="no_recurrent"), r"recurrent path is missing"),
         (lambda *a: _lm(*a, mode="sum"), r"summed"),
         (lambda *a: _lm(*a, mode="dV_T"), r"dV is transposed|transpose"),
         (lambda *a: _lm(*a)[1], r"pair \(loss, grads\)"),

@@ -143,7 +143,28 @@ def ex_6_1(rnn_step) -> None:
         ], index_names=["batch row", "unit"])
 
 
-# --------------------------------------------------------------------------- 6.3 (step backward)
+# --------------------------------------------------------------------------- 6.2
+@exercise("6.2", "RNN over a sequence (forward)", "rnn_forward matches keras.layers.SimpleRNN(return_sequences=True), shape [b, s, n]")
+def ex_6_2(rnn_forward) -> None:
+    for seed, (bsz, s, m, n) in enumerate([(2, 5, 3, 4), (3, 7, 4, 2), (1, 1, 2, 3)]):
+        X, h0, W_xh, W_hh, b, _ = _params(seed + 30, bsz, s, m, n)
+        out = call(rnn_forward, X.copy(), h0.copy(), W_xh.copy(), W_hh.copy(), b.copy(), name="rnn_forward")
+        expected = _keras_rnn(X, h0, W_xh, W_hh, b)
+        shape = np.shape(out) if out is not None and not isinstance(out, (str, dict)) else None
+        if shape == (s, bsz, n) and s != bsz:
+            fail(f"H has shape {shape} = (steps, batch, units): the per-step states were stacked along axis 0. "
+                 f"Keras's convention is [b, s, n] = {(bsz, s, n)}: np.stack(hs, axis=1).")
+        if shape == (bsz, s + 1, n):
+            fail(f"H has shape {shape}: it includes h0. Return the s states h_1 … h_s, shape {(bsz, s, n)}.")
+        if shape == (bsz, s * n) or shape == (bsz * s, n):
+            fail(f"H has shape {shape}: the states were concatenated instead of stacked; use np.stack(hs, axis=1).")
+        no_carry = np.stack([np.tanh(X[:, t] @ W_xh.T + h0 @ W_hh.T + b) for t in range(s)], axis=1)
+        assert_close(out, expected, f"H (batch {bsz}, {s} steps)", rtol=1e-7, atol=1e-10, hints=[
+            (no_carry, "every step starts again from h0: feed the new state h_t into the next step."),
+        ], index_names=["batch row", "time step", "unit"])
+
+
+# --------------------------------------------------------------------------- 6.3
 @exercise("6.3", "one RNN step (backward)", "rnn_step_backward matches tf.GradientTape for all five gradients")
 def ex_6_3(rnn_step_backward) -> None:
     for seed, (bsz, m, n) in enumerate([(3, 4, 5), (2, 3, 3)]):
@@ -168,27 +189,6 @@ def ex_6_3(rnn_step_backward) -> None:
             if key == "h_prev":
                 hints.append(((dh * (1 - h ** 2)) @ W_hh.T, "dh_prev should be da @ W_hh (row form of W_hhᵀ da)."))
             assert_close(got[key], oracle[key], f"gradient '{key}'", rtol=1e-7, atol=1e-10, hints=hints)
-
-
-# --------------------------------------------------------------------------- 6.3
-@exercise("6.2", "RNN over a sequence (forward)", "rnn_forward matches keras.layers.SimpleRNN(return_sequences=True), shape [b, s, n]")
-def ex_6_2(rnn_forward) -> None:
-    for seed, (bsz, s, m, n) in enumerate([(2, 5, 3, 4), (3, 7, 4, 2), (1, 1, 2, 3)]):
-        X, h0, W_xh, W_hh, b, _ = _params(seed + 30, bsz, s, m, n)
-        out = call(rnn_forward, X.copy(), h0.copy(), W_xh.copy(), W_hh.copy(), b.copy(), name="rnn_forward")
-        expected = _keras_rnn(X, h0, W_xh, W_hh, b)
-        shape = np.shape(out) if out is not None and not isinstance(out, (str, dict)) else None
-        if shape == (s, bsz, n) and s != bsz:
-            fail(f"H has shape {shape} = (steps, batch, units): the per-step states were stacked along axis 0. "
-                 f"Keras's convention is [b, s, n] = {(bsz, s, n)}: np.stack(hs, axis=1).")
-        if shape == (bsz, s + 1, n):
-            fail(f"H has shape {shape}: it includes h0. Return the s states h_1 … h_s, shape {(bsz, s, n)}.")
-        if shape == (bsz, s * n) or shape == (bsz * s, n):
-            fail(f"H has shape {shape}: the states were concatenated instead of stacked; use np.stack(hs, axis=1).")
-        no_carry = np.stack([np.tanh(X[:, t] @ W_xh.T + h0 @ W_hh.T + b) for t in range(s)], axis=1)
-        assert_close(out, expected, f"H (batch {bsz}, {s} steps)", rtol=1e-7, atol=1e-10, hints=[
-            (no_carry, "every step starts again from h0: feed the new state h_t into the next step."),
-        ], index_names=["batch row", "time step", "unit"])
 
 
 # --------------------------------------------------------------------------- 6.4
@@ -251,8 +251,11 @@ def ex_6_5(lm_loss_and_grads) -> None:
                               "loss, so ∂L/∂h_t = Vᵀ(ŷ_t − y_t) + the recurrent term at every t.")]
         if K == n:
             wrongs.append((dZ, "the Vᵀ term is missing: ∂ℓ_t/∂h_t = Vᵀ(ŷ_t − y_t), in rows dZ @ V, not (ŷ_t − y_t) itself."))
-        for dH_wrong, msg in wrongs:
-            w = _wrong_backward(X, h0, p["W_xh"], p["W_hh"], p["b"], dH_wrong)
+        wrongs = [(dH_wrong, msg, True) for dH_wrong, msg in wrongs]
+        wrongs.append((dZ @ p["V"], "the recurrent path is missing: ∂L/∂h_t = Vᵀ(ŷ_t − y_t) + W_hhᵀ[(1 − h_{t+1}²) ⊙ "
+                                    "∂L/∂h_{t+1}] — the second term carries later losses back.", False))
+        for dH_wrong, msg, recurrent in wrongs:
+            w = _wrong_backward(X, h0, p["W_xh"], p["W_hh"], p["b"], dH_wrong, recurrent=recurrent)
             for k in ("W_xh", "W_hh", "b"):
                 hints_by_key[k].append((w[k], msg))
         hints_by_key["V"].append((np.einsum("bsn,bsk->nk", H, dZ), "dV is transposed: dV = Σ_t (ŷ_t − y_t) h_tᵀ, shape (K, n)."))
