@@ -1,0 +1,327 @@
+"""Checks for chapter 06: recurrent networks and backpropagation through time.
+
+Notation (column vectors in the maths, rows of a batch in the code):
+``h_t = tanh(W_xh x_t + W_hh h_{t-1} + b)``, ``W_xh`` is (n, m), ``W_hh`` is (n, n); in the code
+``H[:, t] = tanh(X[:, t] @ W_xh.T + H[:, t-1] @ W_hh.T + b)``. Keras stores the same weights as
+``kernel = W_xh.T`` (m, n) and ``recurrent_kernel = W_hh.T`` (n, n).
+
+Oracles: a Keras ``SimpleRNNCell`` / ``SimpleRNN`` with mapped weights for the forward passes,
+the TF kernel ``helpers.kernels.rnn.simple_rnn_grads`` (autodiff) for the BPTT gradients,
+``tf.GradientTape`` through the softmax model, ``tf.clip_by_global_norm`` and Keras's cross-entropy.
+The small NumPy functions named ``_wrong_*`` compute known *wrong* answers, only to recognise
+them and give a specific hint.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from helpers import tensorflow
+from helpers.checks import as_array, assert_close, call, exercise, fail, random_inputs, require
+
+GRAD_KEYS_STEP = ("x", "h_prev", "W_xh", "W_hh", "b")
+GRAD_KEYS_SEQ = ("X", "h0", "W_xh", "W_hh", "b")
+LM_KEYS = ("W_xh", "W_hh", "b", "V", "c")
+
+
+# --------------------------------------------------------------------------- oracles
+def _keras_rnn(X: np.ndarray, h0: np.ndarray, W_xh: np.ndarray, W_hh: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hidden states [b, s, n] from keras.layers.SimpleRNN with kernel = W_xhᵀ, recurrent_kernel = W_hhᵀ."""
+    tensorflow()
+    import keras
+
+    layer = keras.layers.SimpleRNN(W_hh.shape[0], return_sequences=True, dtype="float64")
+    layer.build((None, None, X.shape[-1]))
+    layer.set_weights([W_xh.T, W_hh.T, b])
+    return np.asarray(layer(X, initial_state=[h0]))
+
+
+def _keras_cell(x: np.ndarray, h: np.ndarray, W_xh: np.ndarray, W_hh: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One step of keras.layers.SimpleRNNCell with mapped weights."""
+    tensorflow()
+    import keras
+
+    cell = keras.layers.SimpleRNNCell(W_hh.shape[0], dtype="float64")
+    cell.build((None, x.shape[-1]))
+    cell.set_weights([W_xh.T, W_hh.T, b])
+    out, _ = cell(x, h)
+    return np.asarray(out)
+
+
+def _kernel_rnn_grads(X, h0, W_xh, W_hh, b, dH) -> dict[str, np.ndarray]:
+    """Gradients of L = Σ H ⊙ dH by the TF kernel helpers.kernels.rnn.simple_rnn_grads (autodiff
+    of a compiled tf.function), mapped from Keras's layout back to W_xh, W_hh."""
+    tensorflow()
+    from helpers.kernels.rnn import simple_rnn_grads
+
+    g = {k: np.asarray(v) for k, v in simple_rnn_grads(X, h0, W_xh.T, W_hh.T, b, dH).items()}
+    return {"X": g["x"], "h0": g["h0"], "W_xh": g["kernel"].T, "W_hh": g["recurrent_kernel"].T, "b": g["bias"]}
+
+
+def _tape_lm(X, Y, h0, p) -> tuple[float, dict[str, np.ndarray]]:
+    """Mean cross-entropy of the softmax-output RNN and its gradients by tf.GradientTape."""
+    tf = tensorflow()
+    import keras
+
+    v = {k: tf.Variable(p[k]) for k in LM_KEYS}
+    with tf.GradientTape() as tape:
+        h, hs = tf.constant(h0), []
+        for t in range(X.shape[1]):
+            h = tf.tanh(tf.matmul(X[:, t], v["W_xh"], transpose_b=True)
+                        + tf.matmul(h, v["W_hh"], transpose_b=True) + v["b"])
+            hs.append(h)
+        logits = tf.matmul(tf.stack(hs, axis=1), v["V"], transpose_b=True) + v["c"]
+        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(Y, logits, from_logits=True))
+    grads = tape.gradient(loss, v)
+    return float(loss), {k: g.numpy() for k, g in grads.items()}
+
+
+# --------------------------------------------------------------------------- known wrong answers
+def _wrong_backward(X, h0, W_xh, W_hh, b, dH, *, recurrent=True, deriv_at_prev=False, dW_hh_uses_h=False):
+    """BPTT with one of the classic mistakes switched on (for hints only)."""
+    bsz, s, _ = X.shape
+    H = np.zeros((bsz, s, W_hh.shape[0]))
+    h = h0
+    for t in range(s):
+        h = np.tanh(X[:, t] @ W_xh.T + h @ W_hh.T + b)
+        H[:, t] = h
+    prev = np.concatenate([h0[:, None], H[:, :-1]], axis=1)
+    g = {k: 0.0 for k in GRAD_KEYS_SEQ}
+    dX = np.zeros_like(X)
+    carry = np.zeros_like(h0)
+    for t in reversed(range(s)):
+        dh = dH[:, t] + (carry if recurrent else 0.0)
+        da = dh * (1 - (prev[:, t] if deriv_at_prev else H[:, t]) ** 2)
+        g["W_xh"] = g["W_xh"] + da.T @ X[:, t]
+        g["W_hh"] = g["W_hh"] + da.T @ (H[:, t] if dW_hh_uses_h else prev[:, t])
+        g["b"] = g["b"] + da.sum(axis=0)
+        dX[:, t] = da @ W_xh
+        carry = da @ W_hh
+    g["X"], g["h0"] = dX, carry
+    return g
+
+
+def _dict_of_arrays(out: Any, keys: tuple[str, ...], shapes: dict[str, tuple], what: str) -> dict[str, np.ndarray]:
+    if out is None:
+        fail(f"{what} returned None — did the function forget to `return` the dictionary of gradients?")
+    if not isinstance(out, dict):
+        fail(f"{what} should return a dict with keys {list(keys)}, got {type(out).__name__}.")
+    missing = [k for k in keys if k not in out]
+    require(not missing, f"{what}: the returned dict lacks the key(s) {missing}; expected keys {list(keys)}.")
+    return {k: as_array(out[k], f"gradient '{k}'", shapes[k]) for k in keys}
+
+
+def _params(seed: int, b: int, s: int, m: int, n: int):
+    X, h0, W_xh, W_hh, bias, dH = random_inputs(seed, (b, s, m), (b, n), (n, m), (n, n), (n,), (b, s, n))
+    return X, 0.5 * h0, 0.6 * W_xh, 0.5 * W_hh, 0.3 * bias, dH
+
+
+_TANH_HINT = ("tanh' is taken at the wrong time step: the factor is (1 − h_t²) with h_t the output of "
+              "this step, not (1 − h_{t−1}²).")
+
+
+# --------------------------------------------------------------------------- 6.1
+@exercise("6.1", "one RNN step (forward)", "rnn_step matches keras.layers.SimpleRNNCell with mapped weights")
+def ex_6_1(rnn_step) -> None:
+    for seed, (bsz, m, n) in enumerate([(3, 4, 5), (1, 2, 2), (4, 6, 3)]):
+        _, h, W_xh, W_hh, b, _ = _params(seed, bsz, 1, m, n)
+        x = random_inputs(seed + 10, (bsz, m))[0]
+        out = call(rnn_step, x.copy(), h.copy(), W_xh.copy(), W_hh.copy(), b.copy(), name="rnn_step")
+        expected = _keras_cell(x, h, W_xh, W_hh, b)
+        pre = x @ W_xh.T + h @ W_hh.T + b
+        assert_close(out, expected, f"rnn_step output (batch {bsz}, m={m}, n={n})", rtol=1e-7, atol=1e-10, hints=[
+            (np.tanh(x @ W_xh.T + h @ W_hh + b), "the recurrent term uses W_hh where W_hhᵀ is needed: with batch rows, "
+                                                  "h_prev @ W_hh.T (the maths reads W_hh h_{t−1} for a column h)."),
+            (np.tanh(x @ W_xh.T + h @ W_hh.T), "the bias b is missing."),
+            (pre, "the tanh is missing: h_t = tanh(W_xh x_t + W_hh h_{t−1} + b)."),
+            (np.tanh(x @ W_xh.T + b), "the recurrent term W_hh h_{t−1} is missing."),
+        ], index_names=["batch row", "unit"])
+
+
+# --------------------------------------------------------------------------- 6.2
+@exercise("6.2", "RNN over a sequence (forward)", "rnn_forward matches keras.layers.SimpleRNN(return_sequences=True), shape [b, s, n]")
+def ex_6_2(rnn_forward) -> None:
+    for seed, (bsz, s, m, n) in enumerate([(2, 5, 3, 4), (3, 7, 4, 2), (1, 1, 2, 3)]):
+        X, h0, W_xh, W_hh, b, _ = _params(seed + 30, bsz, s, m, n)
+        out = call(rnn_forward, X.copy(), h0.copy(), W_xh.copy(), W_hh.copy(), b.copy(), name="rnn_forward")
+        expected = _keras_rnn(X, h0, W_xh, W_hh, b)
+        shape = np.shape(out) if out is not None and not isinstance(out, (str, dict)) else None
+        if shape == (s, bsz, n) and s != bsz:
+            fail(f"H has shape {shape} = (steps, batch, units): the per-step states were stacked along axis 0. "
+                 f"Keras's convention is [b, s, n] = {(bsz, s, n)}: np.stack(hs, axis=1).")
+        if shape == (bsz, s + 1, n):
+            fail(f"H has shape {shape}: it includes h0. Return the s states h_1 … h_s, shape {(bsz, s, n)}.")
+        if shape == (bsz, s * n) or shape == (bsz * s, n):
+            fail(f"H has shape {shape}: the states were concatenated instead of stacked; use np.stack(hs, axis=1).")
+        no_carry = np.stack([np.tanh(X[:, t] @ W_xh.T + h0 @ W_hh.T + b) for t in range(s)], axis=1)
+        assert_close(out, expected, f"H (batch {bsz}, {s} steps)", rtol=1e-7, atol=1e-10, hints=[
+            (no_carry, "every step starts again from h0: feed the new state h_t into the next step."),
+        ], index_names=["batch row", "time step", "unit"])
+
+
+# --------------------------------------------------------------------------- 6.3
+@exercise("6.3", "one RNN step (backward)", "rnn_step_backward matches the TF kernel (autodiff) for all five gradients")
+def ex_6_3(rnn_step_backward) -> None:
+    for seed, (bsz, m, n) in enumerate([(3, 4, 5), (2, 3, 3)]):
+        X, h_prev, W_xh, W_hh, b, dH = _params(seed + 20, bsz, 1, m, n)
+        x, dh = X[:, 0], dH[:, 0]
+        h = np.tanh(x @ W_xh.T + h_prev @ W_hh.T + b)
+        out = call(rnn_step_backward, dh.copy(), x.copy(), h_prev.copy(), h.copy(), W_xh.copy(), W_hh.copy(),
+                   name="rnn_step_backward")
+        shapes = dict(x=x.shape, h_prev=h_prev.shape, W_xh=W_xh.shape, W_hh=W_hh.shape, b=b.shape)
+        got = _dict_of_arrays(out, GRAD_KEYS_STEP, shapes, "rnn_step_backward")
+        oracle = _kernel_rnn_grads(X, h_prev, W_xh, W_hh, b, dH)
+        oracle = dict(oracle, x=oracle["X"][:, 0], h_prev=oracle["h0"])
+        wrong_prev = _wrong_backward(X, h_prev, W_xh, W_hh, b, dH, deriv_at_prev=True)
+        wrong_prev = dict(wrong_prev, x=wrong_prev["X"][:, 0], h_prev=wrong_prev["h0"])
+        no_deriv = {"W_xh": dh.T @ x, "W_hh": dh.T @ h_prev, "b": dh.sum(0), "x": dh @ W_xh, "h_prev": dh @ W_hh}
+        for key in ("b", "W_xh", "W_hh", "x", "h_prev"):
+            hints = [(wrong_prev[key], _TANH_HINT),
+                     (no_deriv[key], "the factor tanh'(a_t) = 1 − h_t² is missing: first form da = dh ⊙ (1 − h²).")]
+            if key == "W_hh":
+                hints.append((h_prev.T @ (dh * (1 - h ** 2)), "dW_hh is transposed: it is daᵀ @ h_prev, shape (n, n) "
+                                                               "with rows indexed by the unit that receives."))
+            if key == "h_prev":
+                hints.append(((dh * (1 - h ** 2)) @ W_hh.T, "dh_prev should be da @ W_hh (row form of W_hhᵀ da)."))
+            assert_close(got[key], oracle[key], f"gradient '{key}'", rtol=1e-7, atol=1e-10, hints=hints)
+
+
+# --------------------------------------------------------------------------- 6.4
+@exercise("6.4", "backpropagation through time", "rnn_backward (BPTT) matches the TF kernel (autodiff) for X, h0, W_xh, W_hh, b")
+def ex_6_4(rnn_backward) -> None:
+    for seed, (bsz, s, m, n) in enumerate([(2, 6, 3, 4), (3, 4, 2, 2)]):
+        X, h0, W_xh, W_hh, b, dH = _params(seed + 40, bsz, s, m, n)
+        out = call(rnn_backward, X.copy(), h0.copy(), W_xh.copy(), W_hh.copy(), b.copy(), dH.copy(), name="rnn_backward")
+        shapes = dict(X=X.shape, h0=h0.shape, W_xh=W_xh.shape, W_hh=W_hh.shape, b=b.shape)
+        got = _dict_of_arrays(out, GRAD_KEYS_SEQ, shapes, "rnn_backward")
+        oracle = _kernel_rnn_grads(X, h0, W_xh, W_hh, b, dH)
+        args = (X, h0, W_xh, W_hh, b, dH)
+        wrong = [
+            (_wrong_backward(*args, recurrent=False),
+             "the recurrent path is missing: ∂L/∂h_t must also collect W_hhᵀ[(1 − h_{t+1}²) ⊙ ∂L/∂h_{t+1}] from step t+1."),
+            (_wrong_backward(*args, deriv_at_prev=True), _TANH_HINT),
+            (_wrong_backward(*args, dW_hh_uses_h=True),
+             "dW_hh pairs da_t with h_t; the weight W_hh multiplies h_{t−1}, so it is Σ_t da_tᵀ h_{t−1}."),
+        ]
+        for key in ("b", "W_xh", "W_hh", "X", "h0"):
+            hints = [(w[key], msg) for w, msg in wrong]
+            assert_close(got[key], oracle[key], f"gradient '{key}' ({s} steps)", rtol=1e-7, atol=1e-10, hints=hints)
+
+
+# --------------------------------------------------------------------------- 6.5
+def _lm_case(seed: int, bsz: int, s: int, m: int, n: int, K: int):
+    X, h0, W_xh, W_hh, b, _ = _params(seed, bsz, s, m, n)
+    V, c = random_inputs(seed + 1, (K, n), (K,))
+    Y = np.random.default_rng(seed).integers(0, K, size=(bsz, s))
+    return X, Y, h0, dict(W_xh=W_xh, W_hh=W_hh, b=b, V=V, c=0.1 * c)
+
+
+@exercise("6.5", "BPTT through a softmax output layer", "lm_loss_and_grads matches tf.GradientTape: loss and all five gradients")
+def ex_6_5(lm_loss_and_grads) -> None:
+    for seed, (bsz, s, m, n, K) in enumerate([(3, 5, 4, 6, 6), (2, 4, 3, 3, 7)]):
+        X, Y, h0, p = _lm_case(seed + 50, bsz, s, m, n, K)
+        out = call(lm_loss_and_grads, X.copy(), Y.copy(), h0.copy(), {k: a.copy() for k, a in p.items()},
+                   name="lm_loss_and_grads")
+        if not isinstance(out, tuple) or len(out) != 2:
+            fail(f"lm_loss_and_grads should return a pair (loss, grads), got {type(out).__name__}.")
+        loss, grads = out
+        exp_loss, oracle = _tape_lm(X, Y, h0, p)
+        shapes = {k: a.shape for k, a in p.items()}
+        got = _dict_of_arrays(grads, LM_KEYS, shapes, "lm_loss_and_grads")
+        loss = as_array(loss, "loss", ())
+        assert_close(loss, exp_loss, "loss", rtol=1e-7, hints=[
+            (exp_loss * bsz * s, "the loss is summed; take the mean over all b·s positions."),
+            (exp_loss * s, "the loss is summed over time; take the mean over all b·s positions."),
+        ])
+        # known wrong answers: dZ = (P − Y)/(b s); the hidden-state gradient gets dZ @ V at every step
+        H = _keras_rnn(X, h0, p["W_xh"], p["W_hh"], p["b"])
+        Z = H @ p["V"].T + p["c"]
+        P = np.exp(Z - Z.max(-1, keepdims=True))
+        P /= P.sum(-1, keepdims=True)
+        dZ = (P - np.eye(K)[Y]) / (bsz * s)
+        hints_by_key: dict[str, list] = {k: [] for k in LM_KEYS}
+        last_only = np.zeros_like(H)
+        last_only[:, -1] = dZ[:, -1] @ p["V"]
+        wrongs = [(last_only, "the output term Vᵀ(ŷ_t − y_t) enters ∂L/∂h_t only at the last step; every step has a "
+                              "loss, so ∂L/∂h_t = Vᵀ(ŷ_t − y_t) + the recurrent term at every t.")]
+        if K == n:
+            wrongs.append((dZ, "the Vᵀ term is missing: ∂ℓ_t/∂h_t = Vᵀ(ŷ_t − y_t), in rows dZ @ V, not (ŷ_t − y_t) itself."))
+        wrongs = [(dH_wrong, msg, True) for dH_wrong, msg in wrongs]
+        wrongs.append((dZ @ p["V"], "the recurrent path is missing: ∂L/∂h_t = Vᵀ(ŷ_t − y_t) + W_hhᵀ[(1 − h_{t+1}²) ⊙ "
+                                    "∂L/∂h_{t+1}] — the second term carries later losses back.", False))
+        for dH_wrong, msg, recurrent in wrongs:
+            w = _wrong_backward(X, h0, p["W_xh"], p["W_hh"], p["b"], dH_wrong, recurrent=recurrent)
+            for k in ("W_xh", "W_hh", "b"):
+                hints_by_key[k].append((w[k], msg))
+        hints_by_key["V"].append((np.einsum("bsn,bsk->nk", H, dZ), "dV is transposed: dV = Σ_t (ŷ_t − y_t) h_tᵀ, shape (K, n)."))
+        for k in LM_KEYS:
+            hints_by_key[k].append((oracle[k] * bsz * s, "the gradient is b·s times too large: the loss is a mean, so dZ = (ŷ − y)/(b·s)."))
+            assert_close(got[k], oracle[k], f"gradient '{k}'", rtol=1e-6, atol=1e-10, hints=hints_by_key[k])
+
+
+# --------------------------------------------------------------------------- 6.6
+@exercise("6.6", "clipping by global norm", "clip_by_global_norm matches tf.clip_by_global_norm (direction kept)")
+def ex_6_6(clip_by_global_norm) -> None:
+    tf = tensorflow()
+    cases = [(1.0, 61), (7.0, 60), (100.0, 62), (0.5, 63)]  # 100: below the threshold, nothing changes
+    for max_norm, seed in cases:
+        grads = random_inputs(seed, (3, 4), (4,), (2, 2, 2), scale=2.0)
+        out = call(clip_by_global_norm, [g.copy() for g in grads], max_norm, name="clip_by_global_norm")
+        if not isinstance(out, tuple) or len(out) != 2:
+            fail(f"clip_by_global_norm should return a pair (clipped_list, global_norm), got {type(out).__name__}.")
+        clipped, norm = out
+        if not isinstance(clipped, (list, tuple)) or len(clipped) != len(grads):
+            fail(f"the first element should be a list of {len(grads)} arrays, one per gradient.")
+        expected, expected_norm = tf.clip_by_global_norm([tf.constant(g) for g in grads], max_norm)
+        assert_close(norm, float(expected_norm), "global_norm", rtol=1e-9, hints=[
+            (sum(float((g ** 2).sum()) for g in grads), "that is the squared norm: take the square root of Σ‖g‖²."),
+            (sum(float(np.sqrt((g ** 2).sum())) for g in grads), "that is the sum of the per-tensor norms; the global "
+                                                                 "norm is sqrt(Σ_i ‖g_i‖²)."),
+        ])
+        total = float(expected_norm)
+        expected = [e.numpy() for e in expected]
+        got = [as_array(c, f"clipped gradient {i}", g.shape) for i, (c, g) in enumerate(zip(clipped, grads))]
+        if all(np.allclose(c, e, rtol=1e-9, atol=1e-12) for c, e in zip(got, expected)):
+            continue
+        wrong_lists = [
+            (grads, "the gradients came back unchanged although their global norm exceeds max_norm."),
+            ([np.clip(g, -max_norm, max_norm) for g in grads],
+             "this is clipping by value (each element cut to ±max_norm); it changes the direction. "
+             "Norm clipping rescales all gradients by one factor, min(1, max_norm / global_norm)."),
+            ([g * min(1.0, max_norm / np.sqrt((g ** 2).sum())) for g in grads],
+             "each tensor was clipped by its own norm (tf.clip_by_norm); use ONE factor from the global norm."),
+            ([g * max_norm / total for g in grads],
+             "you rescale even when the global norm is below max_norm; scale by min(1, max_norm / global_norm)."),
+        ]
+        for wrong, message in wrong_lists:
+            if all(np.allclose(c, w, rtol=1e-9, atol=1e-12) for c, w in zip(got, wrong)):
+                fail(f"the clipped gradients (max_norm={max_norm:g}) are not right: {message}")
+        for i, (c, e) in enumerate(zip(got, expected)):
+            assert_close(c, e, f"clipped gradient {i} (max_norm={max_norm:g})", rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- 6.7
+@exercise("6.7", "perplexity", "perplexity matches exp(Keras sparse categorical cross-entropy), also for large logits")
+def ex_6_7(perplexity) -> None:
+    tf = tensorflow()
+    import keras
+
+    rng = np.random.default_rng(70)
+    cases = [rng.standard_normal((4, 6, 5)) * 2, rng.standard_normal((2, 3, 9)) * 3, rng.standard_normal((3, 2, 4)) * 100,
+             800.0 + 3 * rng.standard_normal((2, 4, 6))]  # exp(800) overflows: a naive softmax gives NaN
+    for logits in cases:
+        b, s, K = logits.shape
+        targets = rng.integers(0, K, size=(b, s))
+        out = call(perplexity, logits.copy(), targets.copy(), name="perplexity")
+        nll = keras.losses.sparse_categorical_crossentropy(targets, tf.constant(logits), from_logits=True).numpy()
+        expected = float(np.exp(nll.mean()))  # the ±100 case has mean NLL ≈ 200: exp stays finite
+        with np.errstate(over="ignore"):
+            summed = np.exp(nll.sum())
+        assert_close(out, expected, f"perplexity (logits of shape {logits.shape})", rtol=1e-6, hints=[
+            (nll.mean(), "that is the mean cross-entropy (in nats); perplexity is exp of it."),
+            (summed, "exp of the summed cross-entropy; average over all b·s positions first."),
+            (np.exp(nll.mean(axis=1)).mean(), "you exponentiated per sequence and then averaged; average the "
+                                              "cross-entropy over all positions first, then take exp."),
+            (2 ** nll.mean(), "2 ** (cross-entropy in nats) mixes bases: with the natural log use exp."),
+        ])
