@@ -210,3 +210,18 @@ def test_unnormalised_analogy_differs_on_the_synthetic_vectors():
     e, words = ch09._synthetic_vectors()
     queries = ch09._queries(words, 25, 1)
     assert sum(analogy(e, words, *q) != analogy_unnormalised(e, words, *q) for q in queries) >= 3
+
+
+def test_embedding_projection_plot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    fig = plots.embedding_projection(np.zeros((3, 2)), ["a", "b", "c"], title="t")
+    assert len(fig.axes[0].texts) == 3
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one \\(x, y\\) per label"):
+        plots.embedding_projection(np.zeros((3, 2)), ["a", "b"])
