@@ -171,4 +171,23 @@ def decision_boundary(
     ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     fig.colorbar(image, ax=ax, label="P(class 1)")
+
+
+def embedding_projection(
+    points: np.ndarray,
+    labels: Sequence[str],
+    *,
+    title: str = "",
+    fontsize: int = 7,
+    ax=None,
+):
+    """Words placed at their 2-D coordinates (a PCA or t-SNE projection of embeddings)."""
+    fig, ax = _figure(ax)
+    points = np.asarray(points, dtype=float)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
+        raise ValueError(f"need one (x, y) per label, got {points.shape} for {len(labels)} labels")
+    ax.scatter(points[:, 0], points[:, 1], s=6, color="tab:blue", alpha=0.5)
+    for (x, y), label in zip(points, labels):
+        ax.annotate(str(label), (x, y), fontsize=fontsize, alpha=0.85)
+    ax.set(title=title, xticks=[], yticks=[])
     return fig
