@@ -171,6 +171,7 @@ def decision_boundary(
     ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     fig.colorbar(image, ax=ax, label="P(class 1)")
+    return fig
 
 
 def embedding_projection(
