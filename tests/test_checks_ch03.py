@@ -425,3 +425,23 @@ def test_nesterov_oracle_is_sutskever_form():
 
     direct = ch03._nesterov_path(0.05, 0.9, 8, "ahead")  # θ + μv: the right rule
     assert np.allclose(direct, ch03._nesterov_oracle(0.05, 0.9, 8), rtol=1e-10, atol=1e-12)
+
+
+def test_diabetes_loader_is_verified_and_shaped():
+    from helpers import data
+
+    X, y = data.diabetes()
+    assert X.shape == (442, 10) and y.shape == (442,) and X.dtype == np.float64
+    assert len(data.DIABETES_FEATURES) == 10 and 25 <= y.min() and y.max() <= 346
+
+
+def test_optimizer_paths_draws_one_line_per_path():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers import plots
+
+    paths = {"a": np.array([[0.0, 0.0], [0.5, 0.2]]), "b": np.array([[0.0, 0.0], [0.1, 0.4], [0.2, 0.5]])}
+    fig = plots.optimizer_paths(lambda x, y: x**2 + y**2, paths, xlim=(-1, 1), ylim=(-1, 1), minimum=(0, 0))
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "a" in labels and "b" in labels
