@@ -290,3 +290,27 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --------------------------------------------------------------------------- diabetes (chapter 03)
+_DIABETES_LICENSE = "BSD-3-Clause (scikit-learn); data of Efron, Hastie, Johnstone & Tibshirani, 2004"
+REGISTRY.update({
+    f"sklearn/{fname}": DataFile(
+        f"sklearn/{fname}", fname, sha, _DIABETES_LICENSE,
+        "Diabetes data bundled with scikit-learn (442 patients; Least Angle Regression, 2004)",
+        package=("sklearn", f"datasets/data/{fname}"),
+    )
+    for fname, sha in [
+        ("diabetes_data_raw.csv.gz", "7fc0ded571454b1982210d3bb43f0aca44eae01a0b8654a3b24022bdb6b38009"),
+        ("diabetes_target.csv.gz", "8e53f65eb811df43c206f3534bb3af0e5fed213bc37ed6ba36310157d6023803"),
+    ]
+})
+DIABETES_FEATURES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
+
+
+def diabetes() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's diabetes data in raw units: features [442, 10] (``DIABETES_FEATURES``)
+    and the target [442], a measure of disease progression one year after baseline."""
+    X = np.loadtxt(path("sklearn/diabetes_data_raw.csv.gz"))
+    y = np.loadtxt(path("sklearn/diabetes_target.csv.gz"))
+    return X.astype(np.float64), y.astype(np.float64)

@@ -192,3 +192,39 @@ def embedding_projection(
         ax.annotate(str(label), (x, y), fontsize=fontsize, alpha=0.85)
     ax.set(title=title, xticks=[], yticks=[])
     return fig
+
+
+def optimizer_paths(
+    f,
+    paths: Mapping[str, np.ndarray],
+    *,
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    minimum: Sequence[float] | None = None,
+    log_levels: bool = True,
+    title: str = "",
+    ax=None,
+):
+    """Contours of a 2-D function ``f(x, y)`` (NumPy, broadcasting) with one optimizer path
+    per name (arrays [steps + 1, 2]); the start is a dot, a star marks ``minimum``."""
+    fig, ax = _figure(ax)
+    xs, ys = np.linspace(*xlim, 300), np.linspace(*ylim, 300)
+    X, Y = np.meshgrid(xs, ys)
+    Z = f(X, Y)
+    if log_levels:
+        shifted = Z - Z.min() + 1e-3
+        ax.contour(X, Y, np.log10(shifted), levels=25, cmap="Greys", linewidths=0.6)
+    else:
+        ax.contour(X, Y, Z, levels=25, cmap="Greys", linewidths=0.6)
+    for name, path in paths.items():
+        path = np.asarray(path, dtype=float)
+        ax.plot(path[:, 0], path[:, 1], marker=".", markersize=2.5, linewidth=1.2, label=name)
+    if len(paths):
+        start = np.asarray(next(iter(paths.values())), dtype=float)[0]
+        ax.plot(*start, "ko", markersize=5)
+    if minimum is not None:
+        ax.plot(*minimum, "k*", markersize=12)
+    ax.set(xlim=xlim, ylim=ylim, title=title, xlabel="$x$", ylabel="$y$")
+    ax.grid(False)
+    ax.legend(fontsize=8, loc="best")
+    return fig

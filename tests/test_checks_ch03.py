@@ -1,0 +1,447 @@
+"""Chapter 03 checks: the reference answers pass; realistic wrong answers get specific hints."""
+import numpy as np
+
+from conftest import check_tests
+
+
+# --------------------------------------------------------------------------- references
+def gradient_descent(grad, x0, learning_rate, steps):
+    xs = [np.asarray(x0, dtype=float)]
+    for _ in range(steps):
+        xs.append(xs[-1] - learning_rate * grad(xs[-1]))
+    return np.array(xs)
+
+
+def mse_gradient(X, y, w, b):
+    r = X @ w + b - y
+    n = len(y)
+    return 2.0 / n * X.T @ r, 2.0 / n * r.sum()
+
+
+def minibatch_indices(n, batch_size, rng):
+    order = rng.permutation(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def momentum_step(params, grads, state, learning_rate, momentum):
+    v = momentum * state.get("v", np.zeros_like(params)) - learning_rate * grads
+    return params + v, {"v": v}
+
+
+def nesterov_step(params, grad_fn, state, learning_rate, momentum):
+    v = state.get("v", np.zeros_like(params))
+    v = momentum * v - learning_rate * grad_fn(params + momentum * v)
+    return params + v, {"v": v}
+
+
+def adagrad_step(params, grads, state, learning_rate, initial_accumulator_value, epsilon):
+    a = state.get("a", np.full_like(params, initial_accumulator_value)) + grads**2
+    return params - learning_rate * grads / np.sqrt(a + epsilon), {"a": a}
+
+
+def rmsprop_step(params, grads, state, learning_rate, rho, epsilon):
+    v = rho * state.get("v", np.zeros_like(params)) + (1 - rho) * grads**2
+    return params - learning_rate * grads / np.sqrt(v + epsilon), {"v": v}
+
+
+def adadelta_step(params, grads, state, rho, epsilon):
+    eg = rho * state.get("eg", np.zeros_like(params)) + (1 - rho) * grads**2
+    ed = state.get("ed", np.zeros_like(params))
+    delta = -np.sqrt(ed + epsilon) / np.sqrt(eg + epsilon) * grads
+    ed = rho * ed + (1 - rho) * delta**2
+    return params + delta, {"eg": eg, "ed": ed}
+
+
+def adam_step(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = state.get("t", 0) + 1
+    m = beta_1 * state.get("m", np.zeros_like(params)) + (1 - beta_1) * grads
+    v = beta_2 * state.get("v", np.zeros_like(params)) + (1 - beta_2) * grads**2
+    alpha = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    return params - alpha * m / (np.sqrt(v) + epsilon), {"t": t, "m": m, "v": v}
+
+
+def adamax_step(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = state.get("t", 0) + 1
+    m = beta_1 * state.get("m", np.zeros_like(params)) + (1 - beta_1) * grads
+    u = np.maximum(beta_2 * state.get("u", np.zeros_like(params)), np.abs(grads))
+    return params - learning_rate / (1 - beta_1**t) * m / (u + epsilon), {"t": t, "m": m, "u": u}
+
+
+def amsgrad_step(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = state.get("t", 0) + 1
+    m = beta_1 * state.get("m", np.zeros_like(params)) + (1 - beta_1) * grads
+    v = beta_2 * state.get("v", np.zeros_like(params)) + (1 - beta_2) * grads**2
+    v_hat = np.maximum(state.get("v_hat", np.zeros_like(params)), v)
+    alpha = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    return params - alpha * m / (np.sqrt(v_hat) + epsilon), {"t": t, "m": m, "v": v, "v_hat": v_hat}
+
+
+def nadam_step(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = state.get("t", 0) + 1
+    mu_t = beta_1 * (1 - 0.5 * 0.96**t)
+    mu_next = beta_1 * (1 - 0.5 * 0.96 ** (t + 1))
+    prod = state.get("prod", 1.0) * mu_t
+    m = beta_1 * state.get("m", np.zeros_like(params)) + (1 - beta_1) * grads
+    v = beta_2 * state.get("v", np.zeros_like(params)) + (1 - beta_2) * grads**2
+    m_hat = mu_next * m / (1 - prod * mu_next) + (1 - mu_t) * grads / (1 - prod)
+    v_hat = v / (1 - beta_2**t)
+    return params - learning_rate * m_hat / (np.sqrt(v_hat) + epsilon), {"t": t, "prod": prod, "m": m, "v": v}
+
+
+# --------------------------------------------------------------------------- wrong answers
+def gd_ascent(grad, x0, learning_rate, steps):
+    xs = [np.asarray(x0, dtype=float)]
+    for _ in range(steps):
+        xs.append(xs[-1] + learning_rate * grad(xs[-1]))
+    return np.array(xs)
+
+
+def gd_without_x0(grad, x0, learning_rate, steps):
+    return gradient_descent(grad, x0, learning_rate, steps)[1:]
+
+
+def gd_final_only(grad, x0, learning_rate, steps):
+    return gradient_descent(grad, x0, learning_rate, steps)[-1]
+
+
+def gd_frozen_gradient(grad, x0, learning_rate, steps):
+    x0 = np.asarray(x0, dtype=float)
+    g = grad(x0)
+    return np.array([x0 - k * learning_rate * g for k in range(steps + 1)])
+
+
+def mse_over_n_twice(X, y, w, b):
+    r = X @ w + b - y
+    n = len(y)
+    return 2.0 / n * (X.T @ r) / n, 2.0 / n * r.sum() / n
+
+
+def mse_without_2(X, y, w, b):
+    r = X @ w + b - y
+    return X.T @ r / len(y), r.sum() / len(y)
+
+
+def mse_sum(X, y, w, b):
+    r = X @ w + b - y
+    return 2 * X.T @ r, 2 * r.sum()
+
+
+def mse_sign(X, y, w, b):
+    dw, db = mse_gradient(X, y, w, b)
+    return -dw, -db
+
+
+def mse_db_vector(X, y, w, b):
+    r = X @ w + b - y
+    return 2.0 / len(y) * X.T @ r, 2.0 / len(y) * r
+
+
+def random_slice_end(n, batch_size, rng):
+    return [np.arange(rng.integers(1, n + 1)) for _ in range(max(1, n // batch_size))]
+
+
+def no_shuffle(n, batch_size, rng):
+    order = np.arange(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def shuffled_once(n, batch_size, rng):
+    order = np.random.default_rng(0).permutation(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def with_replacement(n, batch_size, rng):
+    idx = rng.integers(0, n, size=n)
+    return [idx[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def drop_last(n, batch_size, rng):
+    order = rng.permutation(n)
+    return [order[i:i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
+
+
+def flat_permutation(n, batch_size, rng):
+    return rng.permutation(n)
+
+
+def momentum_forgets(params, grads, state, learning_rate, momentum):
+    v = -learning_rate * grads
+    return params + v, {}
+
+
+def momentum_ema(params, grads, state, learning_rate, momentum):
+    v = momentum * state.get("v", 0.0) + (1 - momentum) * grads
+    return params - learning_rate * v, {"v": v}
+
+
+def momentum_ascent(params, grads, state, learning_rate, momentum):
+    v = momentum * state.get("v", 0.0) + learning_rate * grads
+    return params + v, {"v": v}
+
+
+def nesterov_current_point(params, grad_fn, state, learning_rate, momentum):
+    v = momentum * state.get("v", np.zeros_like(params)) - learning_rate * grad_fn(params)
+    return params + v, {"v": v}
+
+
+def nesterov_behind(params, grad_fn, state, learning_rate, momentum):
+    v = state.get("v", np.zeros_like(params))
+    v = momentum * v - learning_rate * grad_fn(params - momentum * v)
+    return params + v, {"v": v}
+
+
+def adagrad_from_zero(params, grads, state, learning_rate, initial_accumulator_value, epsilon):
+    a = state.get("a", np.zeros_like(params)) + grads**2
+    return params - learning_rate * grads / np.sqrt(a + epsilon), {"a": a}
+
+
+def adagrad_no_sqrt(params, grads, state, learning_rate, initial_accumulator_value, epsilon):
+    a = state.get("a", np.full_like(params, initial_accumulator_value)) + grads**2
+    return params - learning_rate * grads / (a + epsilon), {"a": a}
+
+
+def rmsprop_swapped(params, grads, state, learning_rate, rho, epsilon):
+    return rmsprop_step(params, grads, state, learning_rate=rho, rho=learning_rate, epsilon=epsilon)
+
+
+def rmsprop_no_one_minus_rho(params, grads, state, learning_rate, rho, epsilon):
+    v = rho * state.get("v", np.zeros_like(params)) + grads**2
+    return params - learning_rate * grads / np.sqrt(v + epsilon), {"v": v}
+
+
+def rmsprop_is_adagrad(params, grads, state, learning_rate, rho, epsilon):
+    v = state.get("v", np.zeros_like(params)) + grads**2
+    return params - learning_rate * grads / np.sqrt(v + epsilon), {"v": v}
+
+
+def adadelta_with_lr(params, grads, state, rho, epsilon, learning_rate=1e-3):
+    eg = rho * state.get("eg", np.zeros_like(params)) + (1 - rho) * grads**2
+    ed = state.get("ed", np.zeros_like(params))
+    delta = -np.sqrt(ed + epsilon) / np.sqrt(eg + epsilon) * grads
+    ed = rho * ed + (1 - rho) * delta**2
+    return params + learning_rate * delta, {"eg": eg, "ed": ed}
+
+
+def adadelta_as_rmsprop(params, grads, state, rho, epsilon):
+    eg = rho * state.get("eg", np.zeros_like(params)) + (1 - rho) * grads**2
+    return params - 1e-3 * grads / np.sqrt(eg + epsilon), {"eg": eg}
+
+
+def adadelta_numerator_now(params, grads, state, rho, epsilon):
+    eg = rho * state.get("eg", np.zeros_like(params)) + (1 - rho) * grads**2
+    ed_old = state.get("ed", np.zeros_like(params))
+    guess = -np.sqrt(ed_old + epsilon) / np.sqrt(eg + epsilon) * grads
+    ed_new = rho * ed_old + (1 - rho) * guess**2
+    delta = -np.sqrt(ed_new + epsilon) / np.sqrt(eg + epsilon) * grads
+    return params + delta, {"eg": eg, "ed": rho * ed_old + (1 - rho) * delta**2}
+
+
+def adam_no_bias_correction(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    m = beta_1 * state.get("m", 0.0) + (1 - beta_1) * grads
+    v = beta_2 * state.get("v", 0.0) + (1 - beta_2) * grads**2
+    return params - learning_rate * m / (np.sqrt(v) + epsilon), {"m": m, "v": v}
+
+
+def adam_swapped_betas(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    return adam_step(params, grads, state, learning_rate, beta_2, beta_1, epsilon)
+
+
+def adam_paper_epsilon(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = state.get("t", 0) + 1
+    m = beta_1 * state.get("m", 0.0) + (1 - beta_1) * grads
+    v = beta_2 * state.get("v", 0.0) + (1 - beta_2) * grads**2
+    m_hat, v_hat = m / (1 - beta_1**t), v / (1 - beta_2**t)
+    return params - learning_rate * m_hat / (np.sqrt(v_hat) + epsilon), {"t": t, "m": m, "v": v}
+
+
+def adam_frozen_t_eps_on_param(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = 1  # the step counter never advances
+    m = beta_1 * state.get("m", 0.0) + (1 - beta_1) * grads
+    v = beta_2 * state.get("v", 0.0) + (1 - beta_2) * grads**2
+    m_hat, v_hat = m / (1 - beta_1**t), v / (1 - beta_2**t)
+    return params - learning_rate * m_hat / np.sqrt(v_hat) + epsilon, {"m": m, "v": v}
+
+
+def adam_frozen_t(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    new, s = adam_step(params, grads, {k: v for k, v in state.items() if k != "t"}, learning_rate,
+                       beta_1, beta_2, epsilon)
+    s.pop("t")
+    return new, s
+
+
+def adam_t_from_zero(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = state.get("t", 0)  # used before incrementing: 1 - beta**0 = 0
+    m = beta_1 * state.get("m", 0.0) + (1 - beta_1) * grads
+    v = beta_2 * state.get("v", 0.0) + (1 - beta_2) * grads**2
+    with np.errstate(all="ignore"):
+        alpha = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        return params - alpha * m / (np.sqrt(v) + epsilon), {"t": t + 1, "m": m, "v": v}
+
+
+def adam_float_state_reused(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    # mutates and returns the same dict but forgets to store m: momentum lost
+    t = state.get("t", 0) + 1
+    m = (1 - beta_1) * grads
+    v = beta_2 * state.get("v", 0.0) + (1 - beta_2) * grads**2
+    state.update(t=t, v=v)
+    alpha = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    return params - alpha * m / (np.sqrt(v) + epsilon), state
+
+
+def adamax_no_abs(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = state.get("t", 0) + 1
+    m = beta_1 * state.get("m", 0.0) + (1 - beta_1) * grads
+    u = np.maximum(beta_2 * state.get("u", 0.0), grads)
+    return params - learning_rate / (1 - beta_1**t) * m / (u + epsilon), {"t": t, "m": m, "u": u}
+
+
+def adamax_u_corrected(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = state.get("t", 0) + 1
+    m = beta_1 * state.get("m", 0.0) + (1 - beta_1) * grads
+    u = np.maximum(beta_2 * state.get("u", 0.0), np.abs(grads))
+    return params - learning_rate / (1 - beta_1**t) * m / (u / (1 - beta_2**t) + epsilon), {"t": t, "m": m, "u": u}
+
+
+def amsgrad_without_max(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    return adam_step(params, grads, state, learning_rate, beta_1, beta_2, epsilon)
+
+
+def amsgrad_paper(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    m = beta_1 * state.get("m", 0.0) + (1 - beta_1) * grads
+    v = beta_2 * state.get("v", 0.0) + (1 - beta_2) * grads**2
+    v_hat = np.maximum(state.get("v_hat", 0.0), v)
+    return params - learning_rate * m / (np.sqrt(v_hat) + epsilon), {"m": m, "v": v, "v_hat": v_hat}
+
+
+def nadam_is_adam(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    return adam_step(params, grads, state, learning_rate, beta_1, beta_2, epsilon)
+
+
+def nadam_constant_momentum(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = state.get("t", 0) + 1
+    m = beta_1 * state.get("m", 0.0) + (1 - beta_1) * grads
+    v = beta_2 * state.get("v", 0.0) + (1 - beta_2) * grads**2
+    m_hat = beta_1 * m / (1 - beta_1 ** (t + 1)) + (1 - beta_1) * grads / (1 - beta_1**t)
+    return params - learning_rate * m_hat / (np.sqrt(v / (1 - beta_2**t)) + epsilon), {"t": t, "m": m, "v": v}
+
+
+def nadam_frozen_product(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    new, s = nadam_step(params, grads, state, learning_rate, beta_1, beta_2, epsilon)
+    s["prod"] = state.get("prod", 1.0)  # forgets to carry the product of mu's forward
+    return new, s
+
+
+REFERENCE = {
+    "3.1": gradient_descent, "3.2": mse_gradient, "3.3": minibatch_indices,
+    "3.4": momentum_step, "3.5": nesterov_step, "3.6": adagrad_step, "3.7": rmsprop_step,
+    "3.8": adadelta_step, "3.9": adam_step, "3.10": adamax_step, "3.11": amsgrad_step,
+    "3.12": nadam_step,
+}
+
+WRONG = {
+    "3.1": [
+        (gd_ascent, r"uphill"),
+        (gd_without_x0, r"steps \+ 1.*x₀"),
+        (gd_final_only, r"one value.*whole sequence"),
+        (gd_frozen_gradient, r"gradient at x₀"),
+        (lambda grad, x0, lr, steps: None, r"None"),
+    ],
+    "3.2": [
+        (mse_over_n_twice, r"divided by N twice"),
+        (mse_without_2, r"factor 2"),
+        (mse_sum, r"SUM of squares"),
+        (mse_sign, r"sign"),
+        (mse_db_vector, r"db .*one number"),
+        (lambda X, y, w, b: mse_gradient(X, y, w, b)[0], r"pair"),
+    ],
+    "3.3": [
+        (random_slice_end, r"random slice end"),
+        (no_shuffle, r"stored order.*shuffle"),
+        (shuffled_once, r"same order.*rng"),
+        (with_replacement, r"appear twice.*permutation"),
+        (drop_last, r"all \d+ examples"),
+        (flat_permutation, r"LIST"),
+    ],
+    "3.4": [
+        (momentum_forgets, r"plain gradient descent.*velocity"),
+        (momentum_ema, r"\(1 − μ\)"),
+        (momentum_ascent, r"wrong way|sign"),
+        (lambda p, g, s, learning_rate, momentum: p - learning_rate * g, r"pair"),
+        (lambda p, g, s, learning_rate, momentum: (p - learning_rate * g, None), r"state.*dict"),
+    ],
+    "3.5": [
+        (nesterov_current_point, r"current point.*classical momentum.*look-ahead"),
+        (nesterov_behind, r"backwards"),
+        (lambda p, f, s, learning_rate, momentum: (p, s), r"grad_fn was never called"),
+    ],
+    "3.6": [
+        (adagrad_from_zero, r"start at initial_accumulator_value"),
+        (adagrad_no_sqrt, r"square ROOT"),
+        (lambda p, g, s, learning_rate, initial_accumulator_value, epsilon:
+         rmsprop_step(p, g, s, learning_rate, 0.9, epsilon), r"differ|step"),
+    ],
+    "3.7": [
+        (rmsprop_swapped, r"swapped"),
+        (rmsprop_no_one_minus_rho, r"\(1 − ρ\)"),
+        (rmsprop_is_adagrad, r"Adagrad"),
+    ],
+    "3.8": [
+        (adadelta_with_lr, r"no learning rate"),
+        (adadelta_as_rmsprop, r"RMSProp"),
+        (adadelta_numerator_now, r"PREVIOUS step"),
+        (lambda p, g, s, rho, epsilon, learning_rate=1.0: adadelta_step(p, g, {}, rho, epsilon), r"state|step 2"),
+    ],
+    "3.9": [
+        (adam_no_bias_correction, r"no bias correction"),
+        (adam_swapped_betas, r"swapped"),
+        (adam_paper_epsilon, r"paper's form.*ε̂"),
+        (adam_frozen_t_eps_on_param, r"ε is added to the parameter and the step counter is frozen"),
+        (adam_frozen_t, r"step counter is frozen"),
+        (adam_t_from_zero, r"inf|NaN"),
+        (adam_float_state_reused, r"differ.*step 2|state"),
+    ],
+    "3.10": [
+        (adamax_no_abs, r"absolute value"),
+        (adamax_u_corrected, r"u is not bias-corrected"),
+        (lambda p, g, s, **h: adam_step(p, g, s, **h), r"this is Adam"),
+    ],
+    "3.11": [
+        (amsgrad_without_max, r"plain Adam.*running maximum"),
+        (amsgrad_paper, r"without bias correction"),
+    ],
+    "3.12": [
+        (nadam_is_adam, r"this is Adam"),
+        (nadam_constant_momentum, r"constant μ"),
+        (nadam_frozen_product, r"differ|step"),
+    ],
+}
+
+test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
+
+
+def test_nesterov_oracle_is_sutskever_form():
+    """The shifted kernel trajectory equals the look-ahead form computed directly."""
+    from helpers.checks import ch03
+
+    direct = ch03._nesterov_path(0.05, 0.9, 8, "ahead")  # θ + μv: the right rule
+    assert np.allclose(direct, ch03._nesterov_oracle(0.05, 0.9, 8), rtol=1e-10, atol=1e-12)
+
+
+def test_diabetes_loader_is_verified_and_shaped():
+    from helpers import data
+
+    X, y = data.diabetes()
+    assert X.shape == (442, 10) and y.shape == (442,) and X.dtype == np.float64
+    assert len(data.DIABETES_FEATURES) == 10 and 25 <= y.min() and y.max() <= 346
+
+
+def test_optimizer_paths_draws_one_line_per_path():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers import plots
+
+    paths = {"a": np.array([[0.0, 0.0], [0.5, 0.2]]), "b": np.array([[0.0, 0.0], [0.1, 0.4], [0.2, 0.5]])}
+    fig = plots.optimizer_paths(lambda x, y: x**2 + y**2, paths, xlim=(-1, 1), ylim=(-1, 1), minimum=(0, 0))
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "a" in labels and "b" in labels
