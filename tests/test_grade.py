@@ -229,17 +229,19 @@ def test_rerun_resumes_from_cache_after_a_crash(graded, monkeypatch):
 
 def test_zip_and_overrides_without_kernels(tmp_path, capsys):
     data = chapter3()
+    only_chapter_0 = str(trusted_with_hidden_test(tmp_path / "solutions"))  # chapter 3 has no trusted copy here
     with zipfile.ZipFile(tmp_path / "subs.zip", "w") as archive:
         archive.writestr("course/gina__00_orientation.ipynb", b"{\"cells\": oops}")
         archive.writestr("course/zed/00_orientation.ipynb", data)
         archive.writestr("__MACOSX/._junk", b"junk")
-    assert grade.main([str(tmp_path / "subs.zip"), "--out", str(tmp_path / "z"), "--no-progress"]) == 0
+    assert grade.main([str(tmp_path / "subs.zip"), "--out", str(tmp_path / "z"), "--no-progress",
+                       "--solutions", only_chapter_0]) == 0
     rows = read_csv(tmp_path / "z" / "grades.csv")
     assert set(rows) == {"gina", "zed"} and rows["zed"]["total"] == "0"
     assert "wrong chapter" in rows["zed"]["notes"] and "malformed JSON" in rows["gina"]["notes"]
     (tmp_path / "x.ipynb").write_bytes(data)
     assert grade.main([str(tmp_path / "x.ipynb"), "--out", str(tmp_path / "o"), "--student", "=cmd",
-                       "--chapter", "0", "--no-progress"]) == 0
+                       "--chapter", "0", "--no-progress", "--solutions", only_chapter_0]) == 0
     rows = read_csv(tmp_path / "o" / "grades.csv")
     assert list(rows) == ["'=cmd"] and rows["'=cmd"]["ex 0.1"] == "0"
 
