@@ -22,7 +22,7 @@ def standardize(X):
     return (X - X.mean(axis=0, keepdims=True)) / X.std(axis=0, keepdims=True)
 
 
-# 1.3 ------------------------------------------------------------------------------------------
+# 1.4 ------------------------------------------------------------------------------------------
 def first_and_second_derivative(f, x):
     with tf.GradientTape() as outer:
         outer.watch(x)
@@ -59,7 +59,7 @@ def second_outside_outer(f, x):  # the first derivative computed after the outer
     return dy, outer.gradient(dy, x)
 
 
-# 1.4 ------------------------------------------------------------------------------------------
+# 1.5 ------------------------------------------------------------------------------------------
 def fit_line(x, y, steps=1000, learning_rate=0.05, train_bias=True, ascend=False):
     import keras
 
@@ -82,7 +82,33 @@ def fit_line(x, y, steps=1000, learning_rate=0.05, train_bias=True, ascend=False
     return float(w.numpy()), float(b.numpy())
 
 
-# 1.5 ------------------------------------------------------------------------------------------
+def fit_line_rebinding(x, y, steps=1000, learning_rate=0.05):  # w = w - lr * g: the Variable is lost
+    x, y = tf.constant(x), tf.constant(y)
+    w, b = tf.Variable(0.0), tf.Variable(0.0)
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((w * x + b - y) ** 2)
+        gw, gb = tape.gradient(loss, [w, b])
+        w = w - learning_rate * gw
+        b = b - learning_rate * gb
+    return float(w), float(b)
+
+
+def fit_line_constants(x, y, steps=1000, learning_rate=0.05):  # tf.constant instead of tf.Variable
+    import keras
+
+    x, y = tf.constant(x), tf.constant(y)
+    w, b = tf.constant(0.0), tf.constant(0.0)
+    optimizer = keras.optimizers.SGD(learning_rate)
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            tape.watch([w, b])
+            loss = tf.reduce_mean((w * x + b - y) ** 2)
+        optimizer.apply_gradients(zip(tape.gradient(loss, [w, b]), [w, b]))
+    return float(w), float(b)
+
+
+# 1.3 ------------------------------------------------------------------------------------------
 def pairwise_sq_distances(A, B):
     return np.sum((A[:, None, :] - B[None, :, :]) ** 2, axis=-1)
 
@@ -123,6 +149,8 @@ WRONG = {
         (lambda x, y: fit_line(x, y, steps=200, ascend=True), r"diverged.*against the gradient"),
         (lambda x, y: fit_line(x, y, steps=20), r"least squares gives"),
         (lambda x, y: fit_line(x, y)[0], r"two values"),
+        (fit_line_rebinding, r"gradient was None.*assign_sub"),
+        (fit_line_constants, r"must be tf\.Variable"),
     ],
     "1.3": [
         (lambda A, B: pairwise_sq_distances(A, B).T, r"shape \(5, 4\).*transposed"),

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from helpers import tensorflow
-from helpers.checks import as_array, assert_close, call, exercise, fail, random_inputs, require
+from helpers.checks import ExerciseFailed, as_array, assert_close, call, exercise, fail, random_inputs, require
 
 
 def _pair(out: Any, what: str, names: tuple[str, str]) -> tuple[Any, Any]:
@@ -118,14 +118,26 @@ def ex_1_5(fit_line) -> None:
         ("20 noisy points on y = 0.7x - 1.3", x2, y2),
     ]
     for label, x, y in cases:
-        out = call(fit_line, x.astype(np.float32), y.astype(np.float32), name="fit_line", timeout=60)
+        try:
+            out = call(fit_line, x.astype(np.float32), y.astype(np.float32), name="fit_line", timeout=60)
+        except ExerciseFailed as failure:
+            message = str(failure)
+            if "NoneType" in message:
+                fail("a gradient was None. Writing `w = w - lr * grad` replaces the tf.Variable by a plain tensor "
+                     "that the next tape does not watch: update in place (w.assign_sub) or with "
+                     f"optimizer.apply_gradients. ({message})")
+            if "_unique_id" in message or "EagerTensor" in message:
+                fail("w and b must be tf.Variable objects: an optimizer can only update variables, and a tape "
+                     f"watches only variables automatically. ({message})")
+            raise
         w, b = _pair(out, "fit_line", ("w", "b"))
         diverged = any(_nonfinite(v) for v in (w, b))
         w, b = (np.nan, np.nan) if diverged else (_scalar(w, "w"), _scalar(b, "b"))
         w_ls, b_ls = np.polyfit(x, y, 1)
         if diverged or abs(w) > 1e3 or abs(b) > 1e3:
             fail(f"on {label} the fit diverged (w = {w:.3g}, b = {b:.3g}): a step must go against the "
-                 "gradient (optimizer.apply_gradients does that), and the learning rate must be small enough.")
+                 "gradient (optimizer.apply_gradients does that), the loss must be the mean (not the sum) of the "
+                 "squared errors, and the learning rate must be small enough.")
         if b == 0.0 and b_ls != 0.0:
             fail(f"on {label} b is exactly 0: the bias was never trained — make it a tf.Variable and pass it "
                  "to tape.gradient and the optimizer together with w.")

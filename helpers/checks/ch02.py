@@ -65,7 +65,7 @@ def ex_2_1(elu) -> None:
 
 
 # --------------------------------------------------------------------------- 2.2
-@exercise("2.2", "the derivative of Swish", "the Swish derivative matches GradientTape for β = 1 and β = 2")
+@exercise("2.2", "the derivative of Swish", "the Swish derivative matches GradientTape for β = 0.5, 1 and 2")
 def ex_2_2(swish_grad) -> None:
     for beta in (1.0, 2.0, 0.5):
         out = call(swish_grad, _X.copy(), beta, name="swish_grad")
@@ -105,8 +105,9 @@ def ex_2_3(bce_with_logits) -> None:
             except (TypeError, ValueError):
                 raw = None
             if raw is not None and raw.size == 1 and not np.isfinite(raw).all():
-                fail(f"on {label} the loss is {raw.ravel()[0]}: log(σ(z)) underflows for large |z|. Use the "
-                     "stable form max(z, 0) − z·y + log(1 + e^(−|z|)).")
+                fail(f"on {label} the loss is {raw.ravel()[0]}: for large |z|, σ(z) rounds to 0 or 1 so log σ(z) or "
+                     "log(1 − σ(z)) underflows to −∞ (or e^(−z) overflows). Use the stable form "
+                     "max(z, 0) − z·y + log(1 + e^(−|z|)).")
         value = as_array(out, f"bce_with_logits on {label}")
         require(value.size == 1, f"bce_with_logits should return one number (the mean loss), got shape {value.shape}.")
         s = 1 / (1 + np.exp(-np.clip(z, -500, 500)))
@@ -129,8 +130,9 @@ def _softmax(z: np.ndarray) -> np.ndarray:
           "∂L/∂z = (softmax(z) − y)/B matches GradientTape")
 def ex_2_4(softmax_ce_grad) -> None:
     tf = tensorflow()
-    for B, K, scale in [(5, 4, 2.0), (3, 7, 30.0), (1, 3, 1.0)]:
-        z = random_inputs(24 + K, (B, K), scale=scale)[0]
+    large = np.array([[1000.0, 1001.0, 999.0], [-3.0, 0.5, 2.0]])       # logits that overflow exp()
+    for B, K, scale in [(5, 4, 2.0), (3, 7, 30.0), (1, 3, 1.0), (2, 3, None)]:
+        z = large if scale is None else random_inputs(24 + K, (B, K), scale=scale)[0]
         y = np.eye(K)[np.random.default_rng(K).integers(0, K, B)]
         zt = tf.constant(z)
         with tf.GradientTape() as tape:
@@ -138,6 +140,14 @@ def ex_2_4(softmax_ce_grad) -> None:
             loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=tf.constant(y), logits=zt))
         expected = tape.gradient(loss, zt).numpy()
         out = call(softmax_ce_grad, z.copy(), y.copy(), name="softmax_ce_grad")
+        if scale is None and out is not None and not callable(out):
+            try:
+                raw = np.asarray(out.numpy() if hasattr(out, "numpy") else out, dtype=np.float64)
+            except (TypeError, ValueError):
+                raw = None
+            if raw is not None and raw.size and not np.all(np.isfinite(raw)):
+                fail("for logits [1000, 1001, 999] the gradient contains NaN or inf: exp(1000) overflows. "
+                     "Use the stable softmax: subtract each row's maximum before exponentiating.")
         p = _softmax(z)
         assert_close(out, expected, f"softmax_ce_grad for a batch of shape ({B}, {K})", rtol=1e-6, atol=1e-10, hints=[
             ((y - p) / B, "the sign is flipped: ∂L/∂z = ŷ − y (prediction minus target). Check the minus sign "
