@@ -289,3 +289,15 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def goog_prices() -> dict[str, np.ndarray]:
+    """Matplotlib's daily GOOG prices (2004-08-19 … 2008-10-14) as columns, oldest day first.
+
+    Keys: date (datetime64[D]), open, high, low, close, adj_close (float64), volume (int64).
+    The rows are sorted by date here, so code that splits them by position splits by time.
+    """
+    with np.load(path("matplotlib/goog.npz")) as archive:
+        table = archive["price_data"]
+    table = table[np.argsort(table["date"], kind="stable")]
+    return {name: np.asarray(table[name]) for name in table.dtype.names}
