@@ -1,0 +1,248 @@
+"""LSTM forward + backward (BPTT) timings: NumPy vs the helpers kernel vs keras.layers.LSTM.
+
+    python -m helpers.bench --batch 64 --steps 100 --units 128 --inputs 32 --repeats 20
+
+All three compute, on the same float32 weights and data, the gradients with respect to
+x, h0, c0, kernel, recurrent_kernel and bias of L = Σ hs ⊙ dhs for one random upstream
+gradient dhs [B, T, u]. The three must agree (relative error printed) before any time is
+reported. Warm-up calls (tracing, XLA compilation) are excluded; the repeats of the three
+are interleaved so that a disturbance from another process hits all of them alike; the
+table gives medians (and minima).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from typing import Callable, Mapping
+
+import numpy as np
+
+from helpers import quiet_tensorflow_env
+
+Array = np.ndarray
+KEYS = ("x", "h0", "c0", "kernel", "recurrent_kernel", "bias")
+AGREE_TOL = 1e-3  # float32 over T steps: ~1e-6..1e-5 when right, O(1) when wrong
+
+
+# --------------------------------------------------------------------------- NumPy reference
+def _sigmoid(z: Array) -> Array:
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def numpy_lstm_grads(x: Array, h0: Array, c0: Array, kernel: Array, recurrent_kernel: Array,
+                     bias: Array, dhs: Array) -> dict[str, Array]:
+    """Forward pass and full BPTT of the Keras-layout LSTM (gates i, f, c, o) in NumPy.
+
+    Forward: z_t = x_t W + h_{t−1} U + b; i, f, o = σ(·), g = tanh(z_c);
+    c_t = f c_{t−1} + i g; h_t = o tanh(c_t).
+    Backward, t = T..1, with δh = dhs_t + (δz_{t+1} Uᵀ) and δc carried from t+1:
+    δo = δh tanh(c_t); δc += δh o (1 − tanh²c_t); δi = δc g; δf = δc c_{t−1}; δg = δc i;
+    δz = [δi i(1−i), δf f(1−f), δg (1−g²), δo o(1−o)]; δc ← δc f.
+    Then, over all steps at once: dU = Σ h_{t−1}ᵀ δz_t, dW = Σ x_tᵀ δz_t, db = Σ δz_t,
+    dx_t = δz_t Wᵀ.
+    """
+    batch, steps, n_in = x.shape
+    u = h0.shape[1]
+    xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(steps * batch, n_in)
+    xw = (xt @ kernel + bias).reshape(steps, batch, 4 * u)
+
+    hs = np.empty((steps + 1, batch, u), x.dtype)  # h_0..h_T
+    cs = np.empty((steps + 1, batch, u), x.dtype)
+    gates = np.empty((steps, batch, 4 * u), x.dtype)  # activated [i f g o]
+    tanh_c = np.empty((steps, batch, u), x.dtype)
+    hs[0], cs[0] = h0, c0
+    for t in range(steps):
+        z = xw[t] + hs[t] @ recurrent_kernel
+        a = gates[t]
+        a[:, :2 * u] = _sigmoid(z[:, :2 * u])
+        a[:, 2 * u:3 * u] = np.tanh(z[:, 2 * u:3 * u])
+        a[:, 3 * u:] = _sigmoid(z[:, 3 * u:])
+        cs[t + 1] = a[:, u:2 * u] * cs[t] + a[:, :u] * a[:, 2 * u:3 * u]
+        tanh_c[t] = np.tanh(cs[t + 1])
+        hs[t + 1] = a[:, 3 * u:] * tanh_c[t]
+
+    dz = np.empty_like(gates)
+    dh = np.zeros((batch, u), x.dtype)
+    dc = np.zeros((batch, u), x.dtype)
+    rk_t = np.ascontiguousarray(recurrent_kernel.T)
+    for t in range(steps - 1, -1, -1):
+        i, f = gates[t, :, :u], gates[t, :, u:2 * u]
+        g, o = gates[t, :, 2 * u:3 * u], gates[t, :, 3 * u:]
+        dh = dh + dhs[:, t]
+        dc = dc + dh * o * (1 - tanh_c[t] ** 2)
+        d = dz[t]
+        d[:, :u] = dc * g * i * (1 - i)
+        d[:, u:2 * u] = dc * cs[t] * f * (1 - f)
+        d[:, 2 * u:3 * u] = dc * i * (1 - g * g)
+        d[:, 3 * u:] = dh * tanh_c[t] * o * (1 - o)
+        dc = dc * f
+        dh = d @ rk_t
+
+    dz_flat = dz.reshape(steps * batch, 4 * u)
+    return {
+        "x": (dz_flat @ kernel.T).reshape(steps, batch, n_in).transpose(1, 0, 2),
+        "h0": dh,
+        "c0": dc,
+        "kernel": xt.T @ dz_flat,
+        "recurrent_kernel": hs[:-1].reshape(steps * batch, u).T @ dz_flat,
+        "bias": dz_flat.sum(axis=0),
+    }
+
+
+# --------------------------------------------------------------------------- contenders
+def make_data(batch: int, steps: int, units: int, inputs: int, seed: int = 0) -> dict[str, Array]:
+    """float32 inputs, states, Glorot-scaled weights (+1 forget bias, as Keras) and dhs."""
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    bias = rng.normal(0, 0.1, 4 * units)
+    bias[units:2 * units] += 1.0
+    return {
+        "x": rng.normal(size=(batch, steps, inputs)).astype(f32),
+        "h0": rng.normal(0, 0.5, (batch, units)).astype(f32),
+        "c0": rng.normal(0, 0.5, (batch, units)).astype(f32),
+        "kernel": (rng.normal(size=(inputs, 4 * units)) / np.sqrt(inputs)).astype(f32),
+        "recurrent_kernel": (rng.normal(size=(units, 4 * units)) / np.sqrt(units)).astype(f32),
+        "bias": bias.astype(f32),
+        "dhs": rng.normal(size=(batch, steps, units)).astype(f32),
+    }
+
+
+def make_contenders(d: Mapping[str, Array]) -> dict[str, Callable[[], dict[str, Array]]]:
+    """name -> zero-argument function returning the six gradients as NumPy arrays."""
+    quiet_tensorflow_env()
+    import keras
+    import tensorflow as tf
+
+    from helpers.kernels.rnn import lstm_grads
+
+    args = [d[k] for k in (*KEYS, "dhs")]
+    targs = [tf.constant(a) for a in args]
+
+    def run_numpy():
+        return numpy_lstm_grads(*args)
+
+    def run_kernel():
+        return {k: v.numpy() for k, v in lstm_grads(*targs).items()}
+
+    units = d["h0"].shape[1]
+    layer = keras.layers.LSTM(units, return_sequences=True, dtype="float32")
+    layer.build(d["x"].shape)
+    layer.set_weights([d["kernel"], d["recurrent_kernel"], d["bias"]])
+    cell = layer.cell
+
+    @tf.function
+    def keras_grads(x, h0, c0, dhs):
+        with tf.GradientTape() as tape:
+            tape.watch([x, h0, c0])
+            hs = layer(x, initial_state=[h0, c0])
+        return tape.gradient(hs, [x, h0, c0, cell.kernel, cell.recurrent_kernel, cell.bias],
+                             output_gradients=dhs)
+
+    def run_keras():
+        grads = keras_grads(targs[0], targs[1], targs[2], targs[6])
+        return {k: g.numpy() for k, g in zip(KEYS, grads)}
+
+    return {"NumPy": run_numpy, "kernel": run_kernel, "Keras": run_keras}
+
+
+def rel_err(a: Array, b: Array) -> float:
+    """max |a − b| / max |b|: error relative to the gradient's scale (float32-friendly)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+
+
+def device_name() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU ({details.get('device_name', gpus[0].name)})"
+    import platform
+
+    cpu = "CPU"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        cpu = platform.processor() or platform.machine()
+    import os
+
+    return f"CPU ({cpu}, {os.cpu_count()} cores)"
+
+
+# --------------------------------------------------------------------------- main
+def run(batch: int = 64, steps: int = 100, units: int = 128, inputs: int = 32,
+        repeats: int = 10, warmup: int = 2, seed: int = 0) -> dict:
+    """Check agreement, then time every contender; returns errors, times (s) and device."""
+    d = make_data(batch, steps, units, inputs, seed)
+    contenders = make_contenders(d)
+    results = {}
+    for name, fn in contenders.items():  # warm-up (tracing, XLA compile), not timed
+        for _ in range(max(warmup, 1)):
+            results[name] = fn()
+    errors = {
+        "kernel vs NumPy": max(rel_err(results["kernel"][k], results["NumPy"][k]) for k in KEYS),
+        "Keras vs kernel": max(rel_err(results["Keras"][k], results["kernel"][k]) for k in KEYS),
+    }
+    per_key = {k: rel_err(results["kernel"][k], results["NumPy"][k]) for k in KEYS}
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for name, fn in contenders.items():
+        fn()
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()  # returns NumPy arrays: the device work is finished when it returns
+            times[name].append(time.perf_counter() - t0)
+    return {
+        "errors": errors,
+        "per_key": per_key,
+        "agree": all(e < AGREE_TOL for e in errors.values()),
+        "times": times,
+        "device": device_name(),
+    }
+
+
+def format_report(res: dict, shape: str) -> str:
+    med = {k: statistics.median(v) for k, v in res["times"].items()}
+    low = {k: min(v) for k, v in res["times"].items()}
+    lines = [
+        f"LSTM forward + backward (all 6 gradients), {shape}, float32",
+        f"Device: {res['device']}",
+        "Agreement (max |a-b| / max |b| over x, h0, c0, kernel, recurrent_kernel, bias):",
+    ]
+    lines += [f"  {k:<16} {e:.2e}" for k, e in res["errors"].items()]
+    lines.append(f"  agree (< {AGREE_TOL:g}): {'yes' if res['agree'] else 'NO'}")
+    lines += ["", f"  {'':<8} {'median ms':>10} {'min ms':>10}"]
+    lines += [f"  {k:<8} {1e3 * med[k]:>10.2f} {1e3 * low[k]:>10.2f}" for k in med]
+    lines += [
+        "",
+        f"  NumPy / kernel = {med['NumPy'] / med['kernel']:.2f}x   (target >= 10)",
+        f"  kernel / Keras = {med['kernel'] / med['Keras']:.2f}x   (target <= 1.5)",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--units", type=int, default=128)
+    p.add_argument("--inputs", type=int, default=32)
+    p.add_argument("--repeats", type=int, default=10, help="timed runs of each (after warm-up)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs of each first")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    res = run(a.batch, a.steps, a.units, a.inputs, a.repeats, a.warmup, a.seed)
+    shape = f"batch {a.batch}, steps {a.steps}, units {a.units}, inputs {a.inputs}"
+    print(format_report(res, shape))
+    return 0 if res["agree"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

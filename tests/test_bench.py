@@ -1,0 +1,47 @@
+"""helpers.bench at tiny sizes: the three LSTM implementations agree and the table prints."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np  # noqa: E402
+
+from helpers import bench  # noqa: E402
+from helpers.gradcheck import numerical_gradient, relative_error  # noqa: E402
+
+
+def test_bench_main_tiny(capsys):
+    code = bench.main(["--batch", "2", "--steps", "3", "--units", "4", "--inputs", "3",
+                       "--repeats", "1", "--warmup", "1"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "agree (< 0.001): yes" in out
+    for row in ("NumPy", "kernel", "Keras", "median ms", "NumPy / kernel", "kernel / Keras",
+                "Device:"):
+        assert row in out, row
+
+
+def test_numpy_reference_bptt_is_right():
+    """The bench's own NumPy BPTT against finite differences (float64), so 'agree' means
+    something independent of TensorFlow."""
+    d = bench.make_data(2, 4, 3, 3, seed=1)
+    d = {k: v.astype(np.float64) for k, v in d.items()}
+    ours = bench.numpy_lstm_grads(*(d[k] for k in (*bench.KEYS, "dhs")))
+
+    def loss():
+        x, h, c, w, u, b = (d[k] for k in bench.KEYS)
+        n = h.shape[1]
+        total = 0.0
+        for t in range(x.shape[1]):
+            z = x[:, t] @ w + h @ u + b
+            s = 1 / (1 + np.exp(-z))
+            c = s[:, n:2 * n] * c + s[:, :n] * np.tanh(z[:, 2 * n:3 * n])
+            h = s[:, 3 * n:] * np.tanh(c)
+            total += np.sum(h * d["dhs"][:, t])
+        return total
+
+    for k in bench.KEYS:
+        assert relative_error(ours[k], numerical_gradient(loss, d[k])) < 1e-6, k
