@@ -1,8 +1,8 @@
 """Checks for chapter 07 (LSTM and GRU).
 
 Oracles: Keras layers (``keras.layers.LSTM`` / ``GRU`` in float64 with mapped weights) for the
-forward passes, the helpers TF kernels (autodiff through the same equations) for gradients, and
-the data for the forecast. NumPy versions of known mistakes below only serve to recognise them
+forward passes, the helpers TF kernels (``helpers.kernels.rnn``: autodiff of the Keras-layout
+equations, themselves tested against Keras) for gradients, and the data for the forecast. NumPy versions of known mistakes below only serve to recognise them
 and give a specific hint; they are never the reference.
 
 Conventions (Keras): x [batch, T, n] (one step: [batch, n]); kernel W [n, 4u] (GRU: [n, 3u]);
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers import tensorflow
 from helpers.checks import as_array, assert_close, call, exercise, fail, random_inputs, require
 
 B, N, U, T = 3, 4, 5, 6  # batch, inputs, units, steps: all different so a transpose shows
@@ -145,27 +144,20 @@ def _keras_gru(W, Uk, b, reset_after=True):
     return layer
 
 
-def _lstm_oracle_grads(x, h0, c0, W, Uk, b, dhs, dc_last=None):
-    """Gradients of L = Σ h_t ⊙ dhs_t (+ c_T ⊙ dc_last) by autodiff through keras.layers.LSTM."""
-    tf = tensorflow()
-    layer = _keras_lstm(W, Uk, b)
-    xs, h0v, c0v = (tf.Variable(a) for a in (x, h0, c0))
-    with tf.GradientTape() as tape:
-        hs, _, c_last = layer(xs, initial_state=[h0v, c0v])
-        loss = tf.reduce_sum(hs * dhs)
-        if dc_last is not None:
-            loss += tf.reduce_sum(c_last * dc_last)
-    grads = tape.gradient(loss, [xs, h0v, c0v, *layer.weights])
-    return [g.numpy() for g in grads]
+def _lstm_oracle_grads(x, h0, c0, W, Uk, b, dhs, dcs=None):
+    """[dx, dh0, dc0, dW, dU, db] of L = Σ hs ⊙ dhs (+ Σ cs ⊙ dcs), from the helpers TF kernel."""
+    from helpers.kernels import rnn
+
+    grads = rnn.lstm_grads(x, h0, c0, W, Uk, b, dhs, dcs)
+    return [np.asarray(grads[k]) for k in ("x", "h0", "c0", "kernel", "recurrent_kernel", "bias")]
 
 
 def _gru_oracle_grads(x, h0, W, Uk, b, dhs):
-    tf = tensorflow()
-    layer = _keras_gru(W, Uk, b)
-    xs, h0v = tf.Variable(x), tf.Variable(h0)
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer(xs, initial_state=[h0v]) * dhs)
-    return [g.numpy() for g in tape.gradient(loss, [xs, h0v, *layer.weights])]
+    """[dx, dh0, dW, dU, db] of L = Σ hs ⊙ dhs for the reset_after=True GRU, from the helpers TF kernel."""
+    from helpers.kernels import rnn
+
+    grads = rnn.gru_grads(x, h0, W, Uk, b, dhs, reset_after=True)
+    return [np.asarray(grads[k]) for k in ("x", "h0", "kernel", "recurrent_kernel", "bias")]
 
 
 def _lstm_params(seed: int, n: int = N, u: int = U):
@@ -211,14 +203,14 @@ def ex_7_1(lstm_step) -> None:
 _STEP_NAMES = ["dx", "dh_prev", "dc_prev", "dW", "dU", "db"]
 
 
-@exercise("7.3", "one LSTM step backward", "lstm_step_backward matches autodiff through keras.layers.LSTM")
+@exercise("7.3", "one LSTM step backward", "lstm_step_backward matches the helpers LSTM kernel (autodiff)")
 def ex_7_3(lstm_step_backward) -> None:
     for seed in (0, 1):
         x, h, c, dh, dc = random_inputs(seed + 20, (B, N), (B, U), (B, U), (B, U), (B, U))
         W, Uk, b = _lstm_params(seed + 2)
         out = _tuple(call(lstm_step_backward, dh.copy(), dc.copy(), x.copy(), h.copy(), c.copy(), W.copy(), Uk.copy(), b.copy(),
                           name="lstm_step_backward"), _STEP_NAMES, "lstm_step_backward")
-        gx, gh, gc, gW, gU, gb = _lstm_oracle_grads(x[:, None, :], h, c, W, Uk, b, dh[:, None, :], dc)
+        gx, gh, gc, gW, gU, gb = _lstm_oracle_grads(x[:, None, :], h, c, W, Uk, b, dh[:, None, :], dc[:, None, :])
         expected = [gx[:, 0], gh, gc, gW, gU, gb]
         variants = {
             "parentheses": "o·1 − tanh²(c) is missing its parentheses: the h-path into c is dh ⊙ o ⊙ (1 − tanh²(cₜ)).",
@@ -241,7 +233,7 @@ def ex_7_3(lstm_step_backward) -> None:
 
 
 # --------------------------------------------------------------------------- 7.4
-@exercise("7.4", "full LSTM backward pass (BPTT)", "lstm_backward matches autodiff through keras.layers.LSTM over all time steps")
+@exercise("7.4", "full LSTM backward pass (BPTT)", "lstm_backward matches the helpers LSTM kernel (autodiff) over all time steps")
 def ex_7_4(lstm_backward) -> None:
     for seed in (0, 1):
         x, h0, c0 = random_inputs(seed + 30, (B, T, N), (B, U), (B, U))
@@ -347,7 +339,7 @@ def ex_7_5(gru_forward) -> None:
 
 
 # --------------------------------------------------------------------------- 7.6
-@exercise("7.6", "one GRU step backward", "gru_step_backward matches autodiff through keras.layers.GRU(reset_after=True)")
+@exercise("7.6", "one GRU step backward", "gru_step_backward matches the helpers GRU kernel (autodiff, reset_after=True)")
 def ex_7_6(gru_step_backward) -> None:
     for seed in (0, 1):
         x, h, dh = random_inputs(seed + 60, (B, N), (B, U), (B, U))
