@@ -269,29 +269,6 @@ def rebuild_subsets() -> list[Path]:
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    command = args[0] if args else "list"
-    if command == "list":
-        for name, entry in REGISTRY.items():
-            try:
-                where = str(path(name, download=False))
-            except (DataUnavailable, ChecksumMismatch) as error:
-                where = f"MISSING ({type(error).__name__})"
-            print(f"{name:32s} {where}")
-        return 0
-    if command == "rebuild":
-        for target in rebuild_subsets():
-            print(f"wrote {target.relative_to(ROOT)} sha256 {sha256_of(target)}")
-        return 0
-    print("usage: python -m helpers.data [list|rebuild]", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 # --------------------------------------------------------------------------- diabetes (chapter 03)
 _DIABETES_LICENSE = "BSD-3-Clause (scikit-learn); data of Efron, Hastie, Johnstone & Tibshirani, 2004"
 REGISTRY.update({
@@ -314,3 +291,38 @@ def diabetes() -> tuple[np.ndarray, np.ndarray]:
     X = np.loadtxt(path("sklearn/diabetes_data_raw.csv.gz"))
     y = np.loadtxt(path("sklearn/diabetes_target.csv.gz"))
     return X.astype(np.float64), y.astype(np.float64)
+
+
+def goog_prices() -> dict[str, np.ndarray]:
+    """Matplotlib's daily GOOG prices (2004-08-19 … 2008-10-14) as columns, oldest day first.
+
+    Keys: date (datetime64[D]), open, high, low, close, adj_close (float64), volume (int64).
+    The rows are sorted by date here, so code that splits them by position splits by time.
+    """
+    with np.load(path("matplotlib/goog.npz")) as archive:
+        table = archive["price_data"]
+    table = table[np.argsort(table["date"], kind="stable")]
+    return {name: np.asarray(table[name]) for name in table.dtype.names}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if args else "list"
+    if command == "list":
+        for name, entry in REGISTRY.items():
+            try:
+                where = str(path(name, download=False))
+            except (DataUnavailable, ChecksumMismatch) as error:
+                where = f"MISSING ({type(error).__name__})"
+            print(f"{name:32s} {where}")
+        return 0
+    if command == "rebuild":
+        for target in rebuild_subsets():
+            print(f"wrote {target.relative_to(ROOT)} sha256 {sha256_of(target)}")
+        return 0
+    print("usage: python -m helpers.data [list|rebuild]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
