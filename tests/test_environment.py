@@ -27,3 +27,17 @@ def test_ci_runs_the_readme_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert ci in readme, "the last line of .ci/run must be the README's test command"
+
+
+def test_nbval_sanitizer_is_configured_and_valid():
+    import configparser
+
+    assert "--nbval-sanitize-with tests/nbval_sanitize.cfg" in (ROOT / "pyproject.toml").read_text()
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "tests" / "nbval_sanitize.cfg", encoding="utf-8")
+    assert parser.sections()
+    for section in parser.sections():
+        pattern = re.compile(parser[section]["regex"], re.M)
+        assert parser[section]["replace"]
+        assert not pattern.search("✓ Exercise 6.3: BPTT gradients match"), f"{section} would rewrite a ✓ line"
+    assert re.sub(parser["durations"]["regex"], "D", "took 1.25 s") == "took D"
