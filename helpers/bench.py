@@ -5,9 +5,15 @@
 All three compute, on the same float32 weights and data, the gradients with respect to
 x, h0, c0, kernel, recurrent_kernel and bias of L = Σ hs ⊙ dhs for one random upstream
 gradient dhs [B, T, u]. The three must agree (relative error printed) before any time is
-reported. Warm-up calls (tracing, XLA compilation) are excluded; the repeats of the three
-are interleaved so that a disturbance from another process hits all of them alike; the
-table gives medians (and minima).
+reported. Warm-up calls (tracing, XLA compilation) are excluded. Each contender's repeats
+run as one block (interleaving them lets NumPy's BLAS threads, still spinning after a call,
+steal the cores from TensorFlow's); the table gives medians and minima. On a shared machine,
+run it more than once and compare minima.
+
+The NumPy reference is not a straw man: its BPTT computes dU, dW, dx and db as one matmul
+each over all steps, so per step it does two [B, u] × [u, 4u]-sized matmuls where autodiff
+(the kernel, Keras) does three. Every implementation has the same matmul work to do
+(printed, with the GFLOP/s each reaches), which bounds how far any of them can pull ahead.
 """
 from __future__ import annotations
 
@@ -208,18 +214,26 @@ def run(batch: int = 64, steps: int = 100, units: int = 128, inputs: int = 32,
     }
 
 
-def format_report(res: dict, shape: str) -> str:
+def matmul_flops(batch: int, steps: int, units: int, inputs: int) -> float:
+    """Multiply-adds ×2 of the matmuls every implementation must do: forward x W and h U;
+    backward δz Uᵀ, hᵀ δz, xᵀ δz, δz Wᵀ (the elementwise work is not counted)."""
+    return 2.0 * batch * steps * 4 * units * (3 * inputs + 3 * units)
+
+
+def format_report(res: dict, shape: str, flops: float) -> str:
     med = {k: statistics.median(v) for k, v in res["times"].items()}
     low = {k: min(v) for k, v in res["times"].items()}
     lines = [
         f"LSTM forward + backward (all 6 gradients), {shape}, float32",
         f"Device: {res['device']}",
+        f"Matmul work: {flops / 1e9:.3g} GFLOP per forward + backward",
         "Agreement (max |a-b| / max |b| over x, h0, c0, kernel, recurrent_kernel, bias):",
     ]
     lines += [f"  {k:<16} {e:.2e}" for k, e in res["errors"].items()]
     lines.append(f"  agree (< {AGREE_TOL:g}): {'yes' if res['agree'] else 'NO'}")
-    lines += ["", f"  {'':<8} {'median ms':>10} {'min ms':>10}"]
-    lines += [f"  {k:<8} {1e3 * med[k]:>10.2f} {1e3 * low[k]:>10.2f}" for k in med]
+    lines += ["", f"  {'':<8} {'median ms':>10} {'min ms':>10} {'GFLOP/s':>9}"]
+    lines += [f"  {k:<8} {1e3 * med[k]:>10.2f} {1e3 * low[k]:>10.2f} {flops / med[k] / 1e9:>9.1f}"
+              for k in med]
     lines += [
         "",
         f"  NumPy / kernel = {med['NumPy'] / med['kernel']:.2f}x   (target >= 10)",
@@ -234,13 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--units", type=int, default=128)
     p.add_argument("--inputs", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=10, help="timed runs of each (after warm-up)")
+    p.add_argument("--repeats", type=int, default=20, help="timed runs of each (after warm-up)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs of each first")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     res = run(a.batch, a.steps, a.units, a.inputs, a.repeats, a.warmup, a.seed)
     shape = f"batch {a.batch}, steps {a.steps}, units {a.units}, inputs {a.inputs}"
-    print(format_report(res, shape))
+    print(format_report(res, shape, matmul_flops(a.batch, a.steps, a.units, a.inputs)))
     return 0 if res["agree"] else 1
 
 

@@ -176,6 +176,10 @@ def test_grads_match_numerical(kind):
         assert ours[name].shape == p[name].shape, name
         err = relative_error(ours[name], num[name])
         assert err < 1e-6, f"{kind} d{name}: relative error {err:.2e}"
+    if kind == "gru":  # b_z, b'_z (and b_r, b'_r) are plain sums: equal gradients; b_h ≠ b'_h
+        db = ours["bias"]
+        np.testing.assert_allclose(db[0, :2 * U], db[1, :2 * U], atol=1e-12)
+        assert np.abs(db[0, 2 * U:] - db[1, 2 * U:]).max() > 1e-3
 
 
 def test_lstm_grads_with_dcs_match_numerical():

@@ -35,7 +35,8 @@ __all__ = [
 TensorLike = Any  # np.ndarray, tf.Tensor or anything tf.convert_to_tensor accepts
 Step = Callable[[tf.Tensor, tuple], tuple]
 
-#: Compile with XLA (on CPU: forward ≈1.5×, forward+backward ≈1.2× faster than graph mode).
+#: Compile with XLA (2-core CPU, LSTM B=64 T=100 u=128: forward ≈2×, forward+backward ≈1.4×
+#: faster than plain graph mode).
 JIT_COMPILE = True
 
 
@@ -116,9 +117,16 @@ def _lstm_seq(x, h0, c0, kernel, recurrent_kernel, bias, cot=None):
     def step(xw_t, state):
         h, c = state
         z = xw_t + h @ recurrent_kernel
-        s = tf.sigmoid(z)  # one pass over all 4u columns beats 3 strided slices (σ(z_c) unused)
-        c = s[:, u:2 * u] * c + s[:, :u] * tf.tanh(z[:, 2 * u:3 * u])
-        return s[:, 3 * u:] * tf.tanh(c), c
+        if cot is None:
+            # forward only: one σ over all 4u columns (σ(z_c) unused) runs faster under XLA
+            s = tf.sigmoid(z)
+            i, f, o, g = s[:, :u], s[:, u:2 * u], s[:, 3 * u:], tf.tanh(z[:, 2 * u:3 * u])
+        else:
+            # differentiated: tf.split (gradient: one concat) and σ per block is faster
+            zi, zf, zc, zo = tf.split(z, 4, axis=1)
+            i, f, o, g = tf.sigmoid(zi), tf.sigmoid(zf), tf.sigmoid(zo), tf.tanh(zc)
+        c = f * c + i * g
+        return o * tf.tanh(c), c
 
     return _scan(step, xw, (h0, c0), 2 if cot is None else len(cot), cot)
 
@@ -138,10 +146,10 @@ def _gru_seq(x, h0, kernel, recurrent_kernel, bias, reset_after, cot=None):
 
         def step(xw_t, state):
             h = state[0]
-            m = h @ recurrent_kernel
-            zr = tf.sigmoid(xw_t[:, :2 * u] + m[:, :2 * u])
-            z, r = zr[:, :u], zr[:, u:]
-            cand = tf.tanh(xw_t[:, 2 * u:] + r * (m[:, 2 * u:] + b_rec_h))
+            a_z, a_r, a_h = tf.split(xw_t, 3, axis=1)
+            m_z, m_r, m_h = tf.split(h @ recurrent_kernel, 3, axis=1)
+            z, r = tf.sigmoid(a_z + m_z), tf.sigmoid(a_r + m_r)
+            cand = tf.tanh(a_h + r * (m_h + b_rec_h))
             return (z * h + (1 - z) * cand,)
 
     else:  # bias [3u]
@@ -150,9 +158,10 @@ def _gru_seq(x, h0, kernel, recurrent_kernel, bias, reset_after, cot=None):
 
         def step(xw_t, state):
             h = state[0]
-            zr = tf.sigmoid(xw_t[:, :2 * u] + h @ u_zr)
-            z, r = zr[:, :u], zr[:, u:]
-            cand = tf.tanh(xw_t[:, 2 * u:] + (r * h) @ u_h)
+            a_z, a_r, a_h = tf.split(xw_t, 3, axis=1)
+            m_z, m_r = tf.split(h @ u_zr, 2, axis=1)
+            z, r = tf.sigmoid(a_z + m_z), tf.sigmoid(a_r + m_r)
+            cand = tf.tanh(a_h + (r * h) @ u_h)
             return (z * h + (1 - z) * cand,)
 
     return _scan(step, xw, (h0,), 1, cot)
