@@ -25,7 +25,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from helpers import quiet_tensorflow_env
+from helpers import tensorflow
 
 Array = np.ndarray
 KEYS = ("x", "h0", "c0", "kernel", "recurrent_kernel", "bias")
@@ -118,7 +118,7 @@ def make_data(batch: int, steps: int, units: int, inputs: int, seed: int = 0) ->
 
 def make_contenders(d: Mapping[str, Array]) -> dict[str, Callable[[], dict[str, Array]]]:
     """name -> zero-argument function returning the six gradients as NumPy arrays."""
-    quiet_tensorflow_env()
+    tensorflow()
     import keras
     import tensorflow as tf
 

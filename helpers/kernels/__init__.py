@@ -2,5 +2,9 @@
 
 Every function is compiled with ``tf.function`` and runs on the GPU when one is present.
 """
-from helpers.kernels.optimizers import *  # noqa: F401,F403
-from helpers.kernels.rnn import *  # noqa: F401,F403
+from helpers import tensorflow as _import_tensorflow_quietly
+
+_import_tensorflow_quietly()
+
+from helpers.kernels.optimizers import *  # noqa: E402,F401,F403
+from helpers.kernels.rnn import *  # noqa: E402,F401,F403
