@@ -163,7 +163,7 @@ WRONG = {
         (elu_grad_alpha_only, r"derivative is α eˣ, not (α|1)"),
         (lambda x, alpha=1.0: (np.where(x > 0, x, alpha * x), elu(x, alpha)[1]), r"not x"),
         (lambda x, alpha=1.0: (elu(x, alpha)[0], np.where(x > 0, 1.0, 0.0)), r"not 0"),
-        (lambda x, alpha=1.0: elu(x)[0], r"two values|shape"),
+        (lambda x, alpha=1.0: elu(x)[0], r"2 values|shape"),
         (lambda x, alpha=1.0: elu(x), r"alpha argument is ignored"),
     ],
     "2.2": [
@@ -207,7 +207,7 @@ WRONG = {
         (lambda X, y, epochs=100: perceptron_train(X, y, epochs, train_bias=False), r"bias was never updated"),
         (lambda X, y, epochs=100: perceptron_train(X, y, epochs, sign=-1.0), r"does not classify"),
         (lambda X, y, epochs=100: perceptron_train(X, y, 0), r"never updated|does not classify"),
-        (lambda X, y, epochs=100: perceptron_train(X, y, epochs)[0], r"two values|shape"),
+        (lambda X, y, epochs=100: perceptron_train(X, y, epochs)[0], r"2 values|shape"),
     ],
 }
 

@@ -140,3 +140,13 @@ def test_plots_return_figures():
     assert len(plots.image_grid(np.zeros((5, 4, 4)), list("abcde"), columns=3).axes) == 6
     with pytest.raises(ValueError):
         plots.image_grid(np.zeros((0, 4, 4)))
+
+
+def test_unpack_names_what_was_expected():
+    assert checks.unpack((1, 2), "f", ("a", "b")) == (1, 2)
+    with pytest.raises(checks.ExerciseFailed, match=r"returned None — did it forget to `return a, b`"):
+        checks.unpack(None, "f", ("a", "b"))
+    with pytest.raises(checks.ExerciseFailed, match=r"should return 2 values `\(a, b\)`, got 3"):
+        checks.unpack((1, 2, 3), "f", ("a", "b"))
+    with pytest.raises(checks.ExerciseFailed, match=r"got float"):
+        checks.unpack(1.5, "f", ("a", "b"))

@@ -234,6 +234,20 @@ def run_with_time_limit(fn: Callable[..., Any], args: Sequence[Any], kwargs: dic
     return box["value"]
 
 
+def unpack(result: Any, what: str, names: Sequence[str]) -> tuple:
+    """The ``len(names)`` values a student's function returned, or a hint naming them."""
+    listed = ", ".join(names)
+    if result is None:
+        fail(f"{what} returned None — did it forget to `return {listed}`?")
+    try:
+        items = tuple(result)
+    except TypeError:
+        fail(f"{what} should return {len(names)} values `({listed})`, got {type(result).__name__}.")
+    if len(items) != len(names):
+        fail(f"{what} should return {len(names)} values `({listed})`, got {len(items)}.")
+    return items
+
+
 # --------------------------------------------------------------------------- arrays
 def as_array(
     value: Any,

@@ -7,18 +7,7 @@ from typing import Any
 import numpy as np
 
 from helpers import tensorflow
-from helpers.checks import ExerciseFailed, as_array, assert_close, call, exercise, fail, random_inputs, require
-
-
-def _pair(out: Any, what: str, names: tuple[str, str]) -> tuple[Any, Any]:
-    """Unpack a 2-tuple returned by the student, or fail with a hint."""
-    if out is None:
-        fail(f"{what} returned None — did it forget to `return {names[0]}, {names[1]}`?")
-    try:
-        first, second = out
-    except (TypeError, ValueError):
-        fail(f"{what} should return two values `({names[0]}, {names[1]})`, got {type(out).__name__}.")
-    return first, second
+from helpers.checks import unpack, ExerciseFailed, as_array, assert_close, call, exercise, fail, random_inputs, require
 
 
 # --------------------------------------------------------------------------- 1.1
@@ -79,7 +68,7 @@ def ex_1_4(first_and_second_derivative) -> None:
     x = np.linspace(-2.0, 2.0, 9)
     for label, make_f, d1, d2 in _FUNCTIONS:
         out = call(first_and_second_derivative, make_f(tf), tf.constant(x), name="first_and_second_derivative")
-        dy, d2y = _pair(out, "first_and_second_derivative", ("dy", "d2y"))
+        dy, d2y = unpack(out, "first_and_second_derivative", ("dy", "d2y"))
         for value, which in [(dy, "first"), (d2y, "second")]:
             if value is None:
                 fail(f"the {which} derivative of {label} is None. GradientTape.gradient returns None for a "
@@ -130,7 +119,7 @@ def ex_1_5(fit_line) -> None:
                 fail("w and b must be tf.Variable objects: an optimizer can only update variables, and a tape "
                      f"watches only variables automatically. ({message})")
             raise
-        w, b = _pair(out, "fit_line", ("w", "b"))
+        w, b = unpack(out, "fit_line", ("w", "b"))
         diverged = any(_nonfinite(v) for v in (w, b))
         w, b = (np.nan, np.nan) if diverged else (_scalar(w, "w"), _scalar(b, "b"))
         w_ls, b_ls = np.polyfit(x, y, 1)

@@ -9,17 +9,7 @@ from typing import Any
 import numpy as np
 
 from helpers import tensorflow
-from helpers.checks import as_array, assert_close, call, exercise, fail, random_inputs, require
-
-
-def _pair(out: Any, what: str, names: tuple[str, str]) -> tuple[Any, Any]:
-    if out is None:
-        fail(f"{what} returned None — did it forget to `return {names[0]}, {names[1]}`?")
-    try:
-        first, second = out
-    except (TypeError, ValueError):
-        fail(f"{what} should return two values `({names[0]}, {names[1]})`, got {type(out).__name__}.")
-    return first, second
+from helpers.checks import as_array, assert_close, call, exercise, fail, random_inputs, require, unpack
 
 
 def _value_and_grad(fn, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +31,7 @@ def ex_2_1(elu) -> None:
     tf = tensorflow()
     import keras
 
-    value, grad = _pair(call(elu, _X.copy(), name="elu"), "elu", ("value", "derivative"))
+    value, grad = unpack(call(elu, _X.copy(), name="elu"), "elu", ("value", "derivative"))
     expected, expected_grad = _value_and_grad(tf.nn.elu, _X)
     small = np.where(_X > 0, _X, 0.01 * np.expm1(_X))
     assert_close(value, expected, "elu(x) with the default α", rtol=1e-7, atol=1e-10, hints=[
@@ -56,7 +46,7 @@ def ex_2_1(elu) -> None:
         (np.where(_X > 0, 1.0, 0.01 * np.exp(_X)), "the default α must be 1, not 0.01."),
     ])
     for alpha in (0.5, 2.0):
-        value, grad = _pair(call(elu, _X.copy(), alpha, name="elu"), "elu", ("value", "derivative"))
+        value, grad = unpack(call(elu, _X.copy(), alpha, name="elu"), "elu", ("value", "derivative"))
         expected, expected_grad = _value_and_grad(lambda t: keras.activations.elu(t, alpha=alpha), _X)
         assert_close(value, expected, f"elu(x, alpha={alpha})", rtol=1e-7, atol=1e-10,
                      hints=[(_value_and_grad(tf.nn.elu, _X)[0], "the alpha argument is ignored.")])
@@ -297,7 +287,7 @@ def ex_2_7(perceptron_train) -> None:
              (f"{len(Xr)} linearly separable points in 3-D", Xr, yr)]
     for label, X, y in cases:
         out = call(perceptron_train, X.copy(), y.copy(), 100, name="perceptron_train")
-        w, b = _pair(out, "perceptron_train", ("w", "b"))
+        w, b = unpack(out, "perceptron_train", ("w", "b"))
         w = as_array(w, "w", (X.shape[1],))
         b_arr = as_array(b, "b")
         require(b_arr.size == 1, f"b should be one number, got shape {b_arr.shape}.")
