@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from helpers import tensorflow
-from helpers.checks import unpack, ExerciseFailed, as_array, assert_close, call, exercise, fail, random_inputs, require
+from helpers.checks import ExerciseFailed, as_array, assert_close, call, exercise, fail, random_inputs, require, unpack
 
 
 # --------------------------------------------------------------------------- 1.1
