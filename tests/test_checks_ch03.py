@@ -331,6 +331,60 @@ def nadam_frozen_product(params, grads, state, learning_rate, beta_1, beta_2, ep
     return new, s
 
 
+# review additions: ε placement, fixed batch composition, Keras's Nesterov form, named slips
+def shuffle_within_fixed_batches(n, batch_size, rng):
+    return [rng.permutation(np.arange(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
+
+
+def nesterov_keras_form(params, grad_fn, state, learning_rate, momentum):
+    g = grad_fn(params)
+    v = momentum * state.get("v", np.zeros_like(params)) - learning_rate * g
+    return params + momentum * v - learning_rate * g, {"v": v}
+
+
+def adagrad_eps_outside_root(params, grads, state, learning_rate, initial_accumulator_value, epsilon):
+    a = state.get("a", np.full_like(params, initial_accumulator_value)) + grads**2
+    return params - learning_rate * grads / (np.sqrt(a) + epsilon), {"a": a}
+
+
+def rmsprop_eps_outside_root(params, grads, state, learning_rate, rho, epsilon):
+    v = rho * state.get("v", np.zeros_like(params)) + (1 - rho) * grads**2
+    return params - learning_rate * grads / (np.sqrt(v) + epsilon), {"v": v}
+
+
+def rmsprop_no_sqrt(params, grads, state, learning_rate, rho, epsilon):
+    v = rho * state.get("v", np.zeros_like(params)) + (1 - rho) * grads**2
+    return params - learning_rate * grads / (v + epsilon), {"v": v}
+
+
+def adam_bias_correction_lagging(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = state.get("t", 0) + 1
+    m = beta_1 * state.get("m", 0.0) + (1 - beta_1) * grads
+    v = beta_2 * state.get("v", 0.0) + (1 - beta_2) * grads**2
+    tc = max(t - 1, 1)  # corrects with the previous step's t
+    alpha = learning_rate * np.sqrt(1 - beta_2**tc) / (1 - beta_1**tc)
+    return params - alpha * m / (np.sqrt(v) + epsilon), {"t": t, "m": m, "v": v}
+
+
+def adamax_sum_not_max(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = state.get("t", 0) + 1
+    m = beta_1 * state.get("m", 0.0) + (1 - beta_1) * grads
+    u = beta_2 * state.get("u", 0.0) + np.abs(grads)
+    return params - learning_rate / (1 - beta_1**t) * m / (u + epsilon), {"t": t, "m": m, "u": u}
+
+
+def nadam_eps_hat(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
+    t = state.get("t", 0) + 1
+    mu_t = beta_1 * (1 - 0.5 * 0.96**t)
+    mu_next = beta_1 * (1 - 0.5 * 0.96 ** (t + 1))
+    prod = state.get("prod", 1.0) * mu_t
+    m = beta_1 * state.get("m", 0.0) + (1 - beta_1) * grads
+    v = beta_2 * state.get("v", 0.0) + (1 - beta_2) * grads**2
+    m_bar = mu_next * m / (1 - prod * mu_next) + (1 - mu_t) * grads / (1 - prod)
+    step = learning_rate * np.sqrt(1 - beta_2**t) * m_bar / (np.sqrt(v) + epsilon)  # Adam's ε̂ form
+    return params - step, {"t": t, "prod": prod, "m": m, "v": v}
+
+
 REFERENCE = {
     "3.1": gradient_descent, "3.2": mse_gradient, "3.3": minibatch_indices,
     "3.4": momentum_step, "3.5": nesterov_step, "3.6": adagrad_step, "3.7": rmsprop_step,
@@ -361,22 +415,28 @@ WRONG = {
         (with_replacement, r"appear twice.*permutation"),
         (drop_last, r"all \d+ examples"),
         (flat_permutation, r"LIST"),
+        (shuffle_within_fixed_batches, r"same examples in every epoch"),
     ],
     "3.4": [
         (momentum_forgets, r"plain gradient descent.*velocity"),
         (momentum_ema, r"\(1 − μ\)"),
         (momentum_ascent, r"wrong way|sign"),
+        (lambda p, g, s, learning_rate, momentum: (p - momentum * s.get("v", 0.0) - learning_rate * g,
+                                                   {"v": -momentum * s.get("v", 0.0) - learning_rate * g}),
+         r"step 2"),
         (lambda p, g, s, learning_rate, momentum: p - learning_rate * g, r"pair"),
         (lambda p, g, s, learning_rate, momentum: (p - learning_rate * g, None), r"state.*dict"),
     ],
     "3.5": [
         (nesterov_current_point, r"current point.*classical momentum.*look-ahead"),
         (nesterov_behind, r"backwards"),
+        (nesterov_keras_form, r"Keras's shifted form.*θ \+ μv"),
         (lambda p, f, s, learning_rate, momentum: (p, s), r"grad_fn was never called"),
     ],
     "3.6": [
         (adagrad_from_zero, r"start at initial_accumulator_value"),
         (adagrad_no_sqrt, r"square ROOT"),
+        (adagrad_eps_outside_root, r"ε belongs inside the square root"),
         (lambda p, g, s, learning_rate, initial_accumulator_value, epsilon:
          rmsprop_step(p, g, s, learning_rate, 0.9, epsilon), r"differ|step"),
     ],
@@ -384,6 +444,8 @@ WRONG = {
         (rmsprop_swapped, r"swapped"),
         (rmsprop_no_one_minus_rho, r"\(1 − ρ\)"),
         (rmsprop_is_adagrad, r"Adagrad"),
+        (rmsprop_no_sqrt, r"square ROOT"),
+        (rmsprop_eps_outside_root, r"ε belongs inside the square root"),
     ],
     "3.8": [
         (adadelta_with_lr, r"no learning rate"),
@@ -399,11 +461,13 @@ WRONG = {
         (adam_frozen_t, r"step counter is frozen"),
         (adam_t_from_zero, r"inf|NaN"),
         (adam_float_state_reused, r"differ.*step 2|state"),
+        (adam_bias_correction_lagging, r"step 2"),
     ],
     "3.10": [
         (adamax_no_abs, r"absolute value"),
         (adamax_u_corrected, r"u is not bias-corrected"),
         (lambda p, g, s, **h: adam_step(p, g, s, **h), r"this is Adam"),
+        (adamax_sum_not_max, r"step 2"),
     ],
     "3.11": [
         (amsgrad_without_max, r"plain Adam.*running maximum"),
@@ -413,6 +477,7 @@ WRONG = {
         (nadam_is_adam, r"this is Adam"),
         (nadam_constant_momentum, r"constant μ"),
         (nadam_frozen_product, r"differ|step"),
+        (nadam_eps_hat, r"ε is added to √v before the bias correction"),
     ],
 }
 
@@ -445,3 +510,14 @@ def test_optimizer_paths_draws_one_line_per_path():
     fig = plots.optimizer_paths(lambda x, y: x**2 + y**2, paths, xlim=(-1, 1), ylim=(-1, 1), minimum=(0, 0))
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert "a" in labels and "b" in labels
+
+
+def test_momentum_other_sign_convention_passes():
+    """v <- mu v + g, theta <- theta - eta v gives the same iterates (the notebook says so)."""
+    from helpers.checks import get
+
+    def momentum_other_convention(params, grads, state, learning_rate, momentum):
+        v = momentum * state.get("v", np.zeros_like(params)) + grads
+        return params - learning_rate * v, {"v": v}
+
+    get("3.4").check(momentum_other_convention)

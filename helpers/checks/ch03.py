@@ -123,7 +123,7 @@ def ex_3_2(mse_gradient) -> None:
 def ex_3_3(minibatch_indices) -> None:
     for n, bs in [(103, 10), (64, 16), (5, 8)]:
         rng = np.random.default_rng(7)
-        epochs = []
+        epochs, compositions = [], []
         for epoch in range(3):
             out = call(minibatch_indices, n, bs, rng, name="minibatch_indices")
             if out is None:
@@ -155,12 +155,17 @@ def ex_3_3(minibatch_indices) -> None:
                     f"{label}: batch sizes {sizes[:6]}{'…' if len(sizes) > 6 else ''} — expected {full} batches "
                     f"of exactly {bs} (only the last may be smaller).")
             epochs.append(flat)
+            compositions.append(sorted(tuple(sorted(b.astype(int).tolist())) for b in batches))
         if n > 1:
             if all(np.array_equal(e, np.arange(n)) for e in epochs):
                 fail("the examples come in their stored order; shuffle them (rng.permutation(n)).")
             if np.array_equal(epochs[0], epochs[1]) and np.array_equal(epochs[1], epochs[2]):
                 fail("every epoch has the same order: shuffle anew each epoch with the rng you are given "
                      "(do not create a new, fixed-seed generator inside the function).")
+        if n > bs and all(c == compositions[0] for c in compositions):
+            fail(f"n = {n}, batch_size = {bs}: the mini-batches hold the same examples in every epoch (only "
+                 "the order changes); shuffle all n indices each epoch (rng.permutation(n)), then cut them "
+                 "into consecutive pieces.")
     # the generator passed in must drive the shuffle (reproducibility)
     a = call(minibatch_indices, 50, 10, np.random.default_rng(3), name="minibatch_indices")
     b = call(minibatch_indices, 50, 10, np.random.default_rng(3), name="minibatch_indices")
@@ -276,11 +281,6 @@ def _w_momentum_ema(p, g, s, t, learning_rate, momentum):
     return p - learning_rate * s["v"]
 
 
-def _w_momentum_unscaled(p, g, s, t, learning_rate, momentum):
-    s["v"] = momentum * s.get("v", 0.0) - g
-    return p + learning_rate * momentum * s["v"]
-
-
 MOMENTUM_WRONG = {
     "sgd": (_w_sgd, "this is plain gradient descent — the velocity is not carried over between calls "
                     "(keep it in the state dict)."),
@@ -323,6 +323,13 @@ def _nesterov_oracle(lr: float, mu: float, steps: int) -> list[np.ndarray]:
 
 def _nesterov_path(lr: float, mu: float, steps: int, at: str) -> list[np.ndarray]:
     theta, v, out = _P0.copy(), np.zeros_like(_P0), []
+    if at == "keras":  # the shifted form: returns the stored point φ, not θ
+        for _ in range(steps):
+            g = _test_grad(theta)
+            v = mu * v - lr * g
+            theta = theta + mu * v - lr * g
+            out.append(theta.copy())
+        return out
     for _ in range(steps):
         point = {"current": theta, "behind": theta - mu * v, "ahead": theta + mu * v}[at]
         v = mu * v - lr * _test_grad(point)
@@ -358,7 +365,10 @@ def ex_3_5(nesterov_step) -> None:
                   "the gradient is taken at the current point θ — that is classical momentum. Nesterov "
                   "evaluates it at the look-ahead point θ + μv."),
                  (_nesterov_path(lr, mu, 8, "behind"),
-                  "the look-ahead went backwards (θ − μv); with v ← μv − ηg it is θ + μv.")]
+                  "the look-ahead went backwards (θ − μv); with v ← μv − ηg it is θ + μv."),
+                 (_nesterov_path(lr, mu, 8, "keras"),
+                  "this is Keras's shifted form (p + μv − ηg with the gradient at the stored point); here "
+                  "params is θ itself: take the gradient at θ + μv and return θ + v.")]
         _compare_paths(student, expected, f"nesterov_step with η = {lr}, μ = {mu}", hints, rtol=1e-6)
 
 
@@ -374,6 +384,11 @@ def _w_adagrad_nosqrt(p, g, s, t, learning_rate, initial_accumulator_value, epsi
     return p - learning_rate * g / (s["a"] + epsilon)
 
 
+def _w_adagrad_eps_out(p, g, s, t, learning_rate, initial_accumulator_value, epsilon):
+    s["a"] = s.get("a", initial_accumulator_value) + g**2
+    return p - learning_rate * g / (np.sqrt(s["a"]) + epsilon)
+
+
 def _w_adagrad_current(p, g, s, t, learning_rate, initial_accumulator_value, epsilon):
     a = s.get("a", initial_accumulator_value)
     s["a"] = a + g**2
@@ -384,10 +399,13 @@ def _w_adagrad_current(p, g, s, t, learning_rate, initial_accumulator_value, eps
 def ex_3_6(adagrad_step) -> None:
     _check_rule(adagrad_step, "adagrad_step", "adagrad",
                 [("η = 0.1 (Keras's accumulator start 0.1)", dict(learning_rate=0.1, initial_accumulator_value=0.1, epsilon=1e-7), _gradients(3, _SCALES)),
-                 ("η = 0.5, accumulator start 1.0", dict(learning_rate=0.5, initial_accumulator_value=1.0, epsilon=1e-7), _gradients(4, [1.0] * 8))],
+                 ("η = 0.5, accumulator start 1.0", dict(learning_rate=0.5, initial_accumulator_value=1.0, epsilon=1e-7), _gradients(4, [1.0] * 8)),
+                 # ε large next to the accumulated squares: tells √(a + ε) from √a + ε
+                 ("small gradients, accumulator start 0, ε = 0.01", dict(learning_rate=0.01, initial_accumulator_value=0.0, epsilon=1e-2), _gradients(18, [0.01] * 6))],
                 {"zero": (_w_adagrad_zero, "the accumulator must start at initial_accumulator_value (Keras: 0.1), not 0."),
                  "nosqrt": (_w_adagrad_nosqrt, "divide by the square ROOT of the accumulated squares."),
-                 "stale": (_w_adagrad_current, "add g² to the accumulator before using it in this step's update.")})
+                 "stale": (_w_adagrad_current, "add g² to the accumulator before using it in this step's update."),
+                 "eps_out": (_w_adagrad_eps_out, "ε belongs inside the square root, √(a + ε) (Keras's convention), not √a + ε.")})
 
 
 # -- RMSProp
@@ -407,6 +425,11 @@ def _w_rms_swapped(p, g, s, t, learning_rate, rho, epsilon):
     return p - rho * g / np.sqrt(s["v"] + epsilon)
 
 
+def _w_rms_eps_out(p, g, s, t, learning_rate, rho, epsilon):
+    s["v"] = rho * s.get("v", 0.0) + (1 - rho) * g**2
+    return p - learning_rate * g / (np.sqrt(s["v"]) + epsilon)
+
+
 def _w_rms_sum(p, g, s, t, learning_rate, rho, epsilon):
     s["v"] = s.get("v", 0.0) + g**2
     return p - learning_rate * g / np.sqrt(s["v"] + epsilon)
@@ -416,12 +439,15 @@ def _w_rms_sum(p, g, s, t, learning_rate, rho, epsilon):
 def ex_3_7(rmsprop_step) -> None:
     _check_rule(rmsprop_step, "rmsprop_step", "rmsprop",
                 [("η = 0.01, ρ = 0.9", dict(learning_rate=0.01, rho=0.9, epsilon=1e-7), _gradients(5, _SCALES)),
-                 ("η = 0.001, ρ = 0.7", dict(learning_rate=0.001, rho=0.7, epsilon=1e-7), _gradients(6, [1.0] * 8))],
+                 ("η = 0.001, ρ = 0.7", dict(learning_rate=0.001, rho=0.7, epsilon=1e-7), _gradients(6, [1.0] * 8)),
+                 # ε large next to v: tells √(v + ε) from √v + ε
+                 ("small gradients, ε = 0.001", dict(learning_rate=0.001, rho=0.9, epsilon=1e-3), _gradients(19, [0.01] * 6))],
                 {"noavg": (_w_rms_noavg, "the new g² needs the weight (1 − ρ): v ← ρv + (1 − ρ)g²."),
                  "nosqrt": (_w_rms_nosqrt, "divide by the square ROOT of the moving average, √(v + ε)."),
                  "swapped": (_w_rms_swapped, "learning rate and decay ρ are swapped: ρ ≈ 0.9 is the decay of "
                                              "the average, η ≈ 0.001 the step size."),
-                 "sum": (_w_rms_sum, "this is Adagrad (a growing sum); RMSProp keeps a decaying average.")})
+                 "sum": (_w_rms_sum, "this is Adagrad (a growing sum); RMSProp keeps a decaying average."),
+                 "eps_out": (_w_rms_eps_out, "ε belongs inside the square root, √(v + ε) (Keras's convention), not √v + ε.")})
 
 
 # -- Adadelta (no learning rate)
@@ -655,13 +681,28 @@ def _w_nadam_no_g(p, g, s, t, learning_rate, beta_1, beta_2, epsilon):
     return p - learning_rate * m_hat / (np.sqrt(s["v"] / (1 - beta_2**t)) + epsilon)
 
 
+def _w_nadam_eps_hat(p, g, s, t, learning_rate, beta_1, beta_2, epsilon):
+    s["m"] = beta_1 * s.get("m", 0.0) + (1 - beta_1) * g
+    s["v"] = beta_2 * s.get("v", 0.0) + (1 - beta_2) * g**2
+    mu_t = beta_1 * (1 - 0.5 * _NADAM_DECAY**t)
+    mu_next = beta_1 * (1 - 0.5 * _NADAM_DECAY ** (t + 1))
+    prod = s.get("prod", 1.0) * mu_t
+    s["prod"] = prod
+    m_bar = mu_next * s["m"] / (1 - prod * mu_next) + (1 - mu_t) * g / (1 - prod)
+    return p - learning_rate * np.sqrt(1 - beta_2**t) * m_bar / (np.sqrt(s["v"]) + epsilon)
+
+
 @exercise("3.12", "Nadam (Dozat)", "Nadam (Dozat's form, Keras's momentum schedule) matches the helpers kernel / keras Nadam")
 def ex_3_12(nadam_step) -> None:
     _check_rule(nadam_step, "nadam_step", "nadam",
                 [("Keras defaults", dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7), _gradients(16, _SCALES)),
-                 ("η = 0.05, β₁ = 0.8, β₂ = 0.95", dict(learning_rate=0.05, beta_1=0.8, beta_2=0.95, epsilon=1e-7), _gradients(17, _SCALES))],
+                 ("η = 0.05, β₁ = 0.8, β₂ = 0.95", dict(learning_rate=0.05, beta_1=0.8, beta_2=0.95, epsilon=1e-7), _gradients(17, _SCALES)),
+                 # ε comparable to the gradients: tells ε added to √v̂ (Keras's Nadam) from Adam's ε̂ form
+                 ("small gradients and ε = 0.01", dict(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=0.01), _gradients(20, [0.01] * 6))],
                 {"adam": (_w_nadam_adam, "this is Adam: Nadam mixes the look-ahead momentum μₜ₊₁ m̂ with the current "
                                          "gradient term (1 − μₜ) g / (1 − Πμ)."),
                  "constant": (_w_nadam_constant, "a constant μ = β₁; Keras uses Dozat's schedule μₜ = β₁(1 − ½·0.96ᵗ) "
                                                  "with the products Π μ in the corrections."),
-                 "no_g": (_w_nadam_no_g, "the current-gradient term (1 − μₜ) gₜ / (1 − Π₁ᵗ μ) is missing.")})
+                 "no_g": (_w_nadam_no_g, "the current-gradient term (1 − μₜ) gₜ / (1 − Π₁ᵗ μ) is missing."),
+                 "eps_hat": (_w_nadam_eps_hat, "ε is added to √v before the bias correction (Adam's ε̂ form); Keras's "
+                                               "Nadam adds it to the corrected √v̂ₜ = √(v/(1 − β₂ᵗ)).")})
