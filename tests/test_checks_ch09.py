@@ -54,6 +54,10 @@ def tfidf(counts):
     return _tfidf(counts)
 
 
+def _l2rows(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
 def cosine_matrix(a, b):
     a = a / np.linalg.norm(a, axis=1, keepdims=True)
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
@@ -106,6 +110,14 @@ def analogy_no_exclusion(E, words, a, b, c):
     U = E / np.linalg.norm(E, axis=1, keepdims=True)
     index = {w: i for i, w in enumerate(words)}
     return words[int(np.argmax(U @ (U[index[b]] - U[index[a]] + U[index[c]])))]
+
+
+def analogy_excluding_only_c(E, words, a, b, c):
+    U = E / np.linalg.norm(E, axis=1, keepdims=True)
+    index = {w: i for i, w in enumerate(words)}
+    scores = U @ (U[index[b]] - U[index[a]] + U[index[c]])
+    scores[index[c]] = -np.inf
+    return words[int(np.argmax(scores))]
 
 
 def _kv():
@@ -167,6 +179,10 @@ WRONG = {
         (lambda c: _tfidf(c, smooth=False), r"unsmoothed idf"),
         (lambda c: _tfidf(c, normalise=False), r"not L2-normalised"),
         (lambda c: c / np.linalg.norm(c, axis=1, keepdims=True), r"not right"),
+        (lambda c: _l2rows(c * np.log((1 + len(c)) / (1 + (c > 0).sum(axis=0)))), r"\+ 1 after the logarithm is missing"),
+        (lambda c: _l2rows(c * np.log(len(c) / (c > 0).sum(axis=0))), r"unsmoothed and lacks the \+ 1"),
+        (lambda c: _l2rows(c * (np.log((1 + len(c)) / (1 + c.sum(axis=0))) + 1)), r"number of documents"),
+        (lambda c: (lambda w: w / w.sum(axis=1, keepdims=True))(_tfidf(c, normalise=False)), r"L1-normalised"),
     ],
     "9.3": [
         (lambda a, b: a @ b.T, r"plain dot products.*norms"),
@@ -180,6 +196,12 @@ WRONG = {
         (lambda h, p, n: ns_loss_and_grads(h, p, n)[:3], r"tuple of 4"),
         (lambda h, p, n: (ns_loss_and_grads(h, p, n)[0], (_sig(p @ h) - 1) * p) + ns_loss_and_grads(h, p, n)[2:],
          r"contribution.*missing"),
+        (lambda h, p, n: (ns_loss_and_grads(h, p, n)[0], (_sig(p @ h) - 1) * p + _sig(n @ h) @ n / len(n))
+         + ns_loss_and_grads(h, p, n)[2:], r"summed over k, not averaged"),
+        (lambda h, p, n: (ns_loss_and_grads(h, p, n)[0], (_sig(p @ h) - 1) * p + _sig(n[0] @ h) * n[0])
+         + ns_loss_and_grads(h, p, n)[2:], r"only the first noise word"),
+        (lambda h, p, n: (-np.log(_sig(p @ h)) - np.mean(np.log(_sig(-(n @ h)))),) + ns_loss_and_grads(h, p, n)[1:],
+         r"summed, not averaged"),
     ],
     "9.5": [
         (lambda c: c / c.sum(), r"3/4"),
@@ -190,6 +212,7 @@ WRONG = {
     "9.6": [
         ((analogy_unnormalised, KV), r"unit-length|normalise"),
         ((analogy_no_exclusion, KV), r"exclude a, b and c"),
+        ((analogy_excluding_only_c, KV), r"exclude a, b and c"),
         ((lambda E, w, a, b, c: w.index(analogy(E, w, a, b, c)), KV), r"string"),
         ((analogy, np.zeros((3, 2))), r"KeyedVectors"),
     ],

@@ -97,6 +97,11 @@ def ex_9_2(tfidf) -> None:
             (_l2(counts * np.log((1 + n) / (1 + df))), "the + 1 after the logarithm is missing: terms in every document would get weight 0."),
             (counts * idf, "the rows are not L2-normalised — divide each row by its Euclidean norm."),
             (_l2(counts * (np.log10((1 + n) / (1 + df)) + 1)), "scikit-learn uses the natural logarithm, not log10."),
+            (_l2(counts * (np.log((1 + n) / (1 + counts.sum(axis=0))) + 1)),
+             "df(t) is the number of documents that contain t (count the non-zero entries of each column), "
+             "not the total number of occurrences."),
+            ((counts * idf) / np.abs(counts * idf).sum(axis=1, keepdims=True),
+             "these rows are L1-normalised (they sum to 1) — TfidfVectorizer divides by the Euclidean (L2) norm."),
         ]
         assert_close(out, expected, f"tfidf(counts, seed {seed})", rtol=1e-6, atol=1e-9, hints=hints,
                      index_names=["document", "term"])
@@ -151,6 +156,7 @@ def ex_9_4(ns_loss_and_grads) -> None:
         assert_close(loss, e_loss, f"loss {case}", rtol=1e-7, atol=1e-10, hints=[
             (-e_loss, "this is the objective log σ(v'ᵀh) + Σ log σ(−v'ₖᵀh); the loss to minimise is its negative."),
             (-np.log(s_pos) - np.sum(np.log(s_neg)), "the noise term must be log σ(−v'ₖᵀh), with the minus sign inside σ."),
+            (-np.log(s_pos) - np.mean(np.log(1 - s_neg)), "the K noise terms are summed, not averaged: Σₖ log σ(−v'ₖᵀh)."),
         ])
         flipped = "the sign of the negative-sample term is flipped: ∂/∂x log σ(−x) = −σ(x), so the loss gradient has +σ(v'ₖᵀh)."
         assert_close(g_pos, e_pos, f"grad_pos {case}", rtol=1e-7, atol=1e-10, hints=[
@@ -164,6 +170,8 @@ def ex_9_4(ns_loss_and_grads) -> None:
         assert_close(g_h, e_h, f"grad_h {case}", rtol=1e-7, atol=1e-10, hints=[
             ((s_pos - 1) * v_pos - s_neg @ v_neg, flipped),
             ((s_pos - 1) * v_pos, "the noise words' contribution Σₖ σ(v'ₖᵀh)·v'ₖ is missing."),
+            ((s_pos - 1) * v_pos + s_neg @ v_neg / k, "the noise words' contributions σ(v'ₖᵀh)·v'ₖ are summed over k, not averaged."),
+            ((s_pos - 1) * v_pos + s_neg[0] * v_neg[0], "only the first noise word contributes — grad_h needs Σₖ σ(v'ₖᵀh)·v'ₖ over all K."),
         ])
 
 
@@ -217,7 +225,7 @@ def _unnormalised(e: np.ndarray, words: list[str], a: str, b: str, c: str) -> st
 
 def _queries(words: list[str], n: int, seed: int) -> list[tuple[str, str, str]]:
     rng = np.random.default_rng(seed)
-    return [tuple(rng.choice(words[:200], 3, replace=False)) for _ in range(n)]
+    return [tuple(str(w) for w in rng.choice(words[:200], 3, replace=False)) for _ in range(n)]
 
 
 @exercise("9.6", "an analogy solver", "analogy answers match gensim's most_similar(positive=[b, c], negative=[a])")
