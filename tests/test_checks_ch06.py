@@ -157,6 +157,29 @@ def perplexity_per_sequence(logits, targets):
     return float(np.exp(nll.mean(axis=1)).mean())
 
 
+def step_backward_batch_mean(dh, x, h_prev, h, W_xh, W_hh):
+    g = rnn_step_backward(dh, x, h_prev, h, W_xh, W_hh)
+    return {k: (v / len(x) if k in ("W_xh", "W_hh", "b") else v) for k, v in g.items()}
+
+
+def backward_overwrite(X, h0, W_xh, W_hh, b, dH):
+    """Each step's weight gradient overwrites the previous one instead of being added."""
+    H = rnn_forward(X, h0, W_xh, W_hh, b)
+    g, carry = {"X": np.zeros_like(X)}, np.zeros_like(h0)
+    for t in reversed(range(X.shape[1])):
+        step = rnn_step_backward(dH[:, t] + carry, X[:, t], H[:, t - 1] if t > 0 else h0, H[:, t], W_xh, W_hh)
+        g["X"][:, t] = step["x"]
+        g.update({k: step[k] for k in ("W_xh", "W_hh", "b")})
+        carry = step["h_prev"]
+    g["h0"] = carry
+    return g
+
+
+def clip_returns_clipped_norm(grads, max_norm):
+    clipped, norm = clip_by_global_norm(grads, max_norm)
+    return clipped, min(norm, max_norm)
+
+
 def cross_entropy_only(logits, targets):
     return float(np.log(perplexity(logits, targets)))
 
@@ -189,6 +212,7 @@ WRONG = {
         (step_backward_no_deriv, r"1 − h_t² is missing|1 − h² "),
         (step_backward_dWhh_T, r"dW_hh is transposed"),
         (step_backward_tuple, r"should return a dict"),
+        (step_backward_batch_mean, r"averaged over the batch"),
         (lambda *a: {k: v for k, v in rnn_step_backward(*a).items() if k != "b"}, r"lacks the key.*'b'"),
     ],
     "6.4": [
@@ -196,6 +220,10 @@ WRONG = {
         (lambda *a: _backward(*a, deriv_at_prev=True), r"wrong time step"),
         (lambda *a: _backward(*a, dW_hh_uses_h=True), r"h_\{t−1\}"),
         (lambda *a: _backward(*a, forward_order=True), r"not right"),
+        (backward_overwrite, r"ADD each step's gradient"),
+        (lambda *a: dict(_backward(*a), h0=np.zeros_like(a[1])), r"gradient for h0 is zero"),
+        (lambda *a: {k: (v / a[0].shape[0] if k in ("W_xh", "W_hh", "b") else v) for k, v in _backward(*a).items()},
+         r"averaged over the batch"),
         (lambda *a: dict(_backward(*a), X=_backward(*a)["X"].transpose(1, 0, 2)), r"shape"),
     ],
     "6.5": [
@@ -211,6 +239,7 @@ WRONG = {
         (clip_each_by_norm, r"its own norm"),
         (clip_always, r"even when the global norm is below"),
         (clip_squared_norm, r"squared norm"),
+        (clip_returns_clipped_norm, r"AFTER clipping"),
         (lambda grads, max_norm: clip_by_global_norm(grads, max_norm)[0], r"pair"),
     ],
     "6.7": [

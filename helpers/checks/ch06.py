@@ -78,7 +78,8 @@ def _tape_lm(X, Y, h0, p) -> tuple[float, dict[str, np.ndarray]]:
 
 
 # --------------------------------------------------------------------------- known wrong answers
-def _wrong_backward(X, h0, W_xh, W_hh, b, dH, *, recurrent=True, deriv_at_prev=False, dW_hh_uses_h=False):
+def _wrong_backward(X, h0, W_xh, W_hh, b, dH, *, recurrent=True, deriv_at_prev=False, dW_hh_uses_h=False,
+                    accumulate=True):
     """BPTT with one of the classic mistakes switched on (for hints only)."""
     bsz, s, _ = X.shape
     H = np.zeros((bsz, s, W_hh.shape[0]))
@@ -93,9 +94,10 @@ def _wrong_backward(X, h0, W_xh, W_hh, b, dH, *, recurrent=True, deriv_at_prev=F
     for t in reversed(range(s)):
         dh = dH[:, t] + (carry if recurrent else 0.0)
         da = dh * (1 - (prev[:, t] if deriv_at_prev else H[:, t]) ** 2)
-        g["W_xh"] = g["W_xh"] + da.T @ X[:, t]
-        g["W_hh"] = g["W_hh"] + da.T @ (H[:, t] if dW_hh_uses_h else prev[:, t])
-        g["b"] = g["b"] + da.sum(axis=0)
+        keep = 1.0 if accumulate else 0.0  # accumulate=False: each step overwrites the weight gradients
+        g["W_xh"] = keep * g["W_xh"] + da.T @ X[:, t]
+        g["W_hh"] = keep * g["W_hh"] + da.T @ (H[:, t] if dW_hh_uses_h else prev[:, t])
+        g["b"] = keep * g["b"] + da.sum(axis=0)
         dX[:, t] = da @ W_xh
         carry = da @ W_hh
     g["X"], g["h0"] = dX, carry
@@ -179,6 +181,9 @@ def ex_6_3(rnn_step_backward) -> None:
         for key in ("b", "W_xh", "W_hh", "x", "h_prev"):
             hints = [(wrong_prev[key], _TANH_HINT),
                      (no_deriv[key], "the factor tanh'(a_t) = 1 − h_t² is missing: first form da = dh ⊙ (1 − h²).")]
+            if key in ("W_xh", "W_hh", "b"):
+                hints.append((oracle[key] / bsz, "the weight gradients are averaged over the batch rows; they are SUMS "
+                                                 "over the batch (da.T @ x already sums; for b use da.sum(axis=0))."))
             if key == "W_hh":
                 hints.append((h_prev.T @ (dh * (1 - h ** 2)), "dW_hh is transposed: it is daᵀ @ h_prev, shape (n, n) "
                                                                "with rows indexed by the unit that receives."))
@@ -197,6 +202,7 @@ def ex_6_4(rnn_backward) -> None:
         got = _dict_of_arrays(out, GRAD_KEYS_SEQ, shapes, "rnn_backward")
         oracle = _kernel_rnn_grads(X, h0, W_xh, W_hh, b, dH)
         args = (X, h0, W_xh, W_hh, b, dH)
+        overwritten = _wrong_backward(*args, accumulate=False)
         wrong = [
             (_wrong_backward(*args, recurrent=False),
              "the recurrent path is missing: ∂L/∂h_t must also collect W_hhᵀ[(1 − h_{t+1}²) ⊙ ∂L/∂h_{t+1}] from step t+1."),
@@ -206,6 +212,14 @@ def ex_6_4(rnn_backward) -> None:
         ]
         for key in ("b", "W_xh", "W_hh", "X", "h0"):
             hints = [(w[key], msg) for w, msg in wrong]
+            if key in ("W_xh", "W_hh", "b"):
+                hints.append((overwritten[key],
+                              "only the contribution of one time step is left: the weights are shared over time, so "
+                              "ADD each step's gradient (+=) instead of overwriting it."))
+                hints.append((oracle[key] / bsz, "the weight gradients are averaged over the batch rows; they are sums."))
+            if key == "h0":
+                hints.append((np.zeros_like(h0), "the gradient for h0 is zero: it is what leaves the first step, "
+                                                 "da_1 @ W_hh (the dh_prev of the last backward step)."))
             assert_close(got[key], oracle[key], f"gradient '{key}' ({s} steps)", rtol=1e-7, atol=1e-10, hints=hints)
 
 
@@ -278,6 +292,8 @@ def ex_6_6(clip_by_global_norm) -> None:
             (sum(float((g ** 2).sum()) for g in grads), "that is the squared norm: take the square root of Σ‖g‖²."),
             (sum(float(np.sqrt((g ** 2).sum())) for g in grads), "that is the sum of the per-tensor norms; the global "
                                                                  "norm is sqrt(Σ_i ‖g_i‖²)."),
+            (min(float(expected_norm), max_norm), "that is the norm AFTER clipping; return the global norm of the "
+                                                  "gradients as they came in (before clipping)."),
         ])
         total = float(expected_norm)
         expected = [e.numpy() for e in expected]
