@@ -323,6 +323,8 @@ def assert_close(
 
 def diagnose(actual: np.ndarray, expected: np.ndarray, index_names: Sequence[str] | None = None) -> str:
     """A short description of how ``actual`` differs from ``expected`` (same shape)."""
+    if not actual.any() and expected.any():
+        return "every value is zero — a term or a whole gradient missing (or never accumulated)?"
     if np.allclose(actual, -expected, rtol=1e-5, atol=1e-8) and np.abs(expected).max() > 0:
         return "every value has the wrong sign — a sign flipped somewhere?"
     if actual.ndim == 2 and actual.shape[0] == actual.shape[1] and np.allclose(actual, expected.T, rtol=1e-5, atol=1e-8):
