@@ -128,6 +128,12 @@ def lstm_step_no_tanh(x, h_prev, c_prev, W, U, b):
     return sigmoid(zo) * c, c
 
 
+def lstm_step_forget_bias_plus_one(x, h_prev, c_prev, W, U, b):
+    b = b.copy()
+    b[b.size // 4: b.size // 2] += 1.0                 # unit_forget_bias applied at every step
+    return lstm_step(x, h_prev, c_prev, W, U, b)
+
+
 def lstm_step_no_bias(x, h_prev, c_prev, W, U, b):
     return lstm_step(x, h_prev, c_prev, W, U, 0 * b)
 
@@ -147,6 +153,8 @@ def _variant_step_backward(variant):
             dc_total = dc + dh * o * 1 - tc**2         # o·1 − tanh²: parentheses missing
         elif variant == "no_h_path":
             dc_total = dc
+        elif variant == "no_o":
+            dc_total = dc + dh * (1 - tc**2)           # the output gate dropped from the h-path
         else:
             dc_total = dc + dh * o * (1 - tc**2)
         dzi = dc_total * g * i * (1 - i)
@@ -265,6 +273,8 @@ def _forecast_wrong(kind):
             "column": lambda: good[:, None],
             "reversed": lambda: good[::-1].copy(),
             "constant": lambda: np.full_like(good, train.mean()),
+            # windows that end ON the target day: the model just copies the last input
+            "leak": lambda: task["y_test"] + 0.05 * np.random.default_rng(0).standard_normal(len(good)),
         }[kind]()
     return forecast
 
@@ -285,6 +295,7 @@ WRONG = {
         (lstm_step_gate_order_icfo, r"gates are taken in the wrong order.*\[i, f, c, o\]"),
         (lstm_step_no_tanh, r"tanh on the cell state is missing"),
         (lstm_step_no_bias, r"bias b is missing"),
+        (lstm_step_forget_bias_plus_one, r"forget gate got an extra \+1"),
         (lambda *a: lstm_step(*a)[::-1], r"return \(h, c\)"),
         (lambda *a: lstm_step(*a)[0], r"should return a tuple \(h, c\)"),
         (lstm_step_transposed_weights, r"raised ValueError"),
@@ -293,6 +304,7 @@ WRONG = {
         (_variant_step_backward("parentheses"), r"parentheses"),
         (_variant_step_backward("no_h_path"), r"reaches the loss through hₜ"),
         (_variant_step_backward("g_weight"), r"input gate i, not by f"),
+        (_variant_step_backward("no_o"), r"output gate oₜ is missing"),
         (_variant_step_backward("dW_transposed"), r"dW should have shape \(4, 20\).*x\.T @ dz"),
         (_variant_step_backward("db_not_summed"), r"db should have shape \(4u,\).*axis=0"),
         (lambda *a: lstm_step_backward(*a)[:5], r"should return a tuple \(dx, dh_prev, dc_prev, dW, dU, db\)"),
@@ -336,6 +348,7 @@ WRONG = {
         (_window_mean_forecast(), r"expected a function"),
         (_forecast_wrong("reversed"), r"reverse time order"),
         (_forecast_wrong("constant"), r"must be below 0.85"),
+        (_forecast_wrong("leak"), r"leaking into the inputs"),
     ],
 }
 

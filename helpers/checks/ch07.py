@@ -27,10 +27,11 @@ def _split(z: np.ndarray, k: int) -> list[np.ndarray]:
     return np.split(z, k, axis=-1)
 
 
-def _lstm_step_np(x, h, c, W, Uk, b, order="ifco", tanh_c=True, use_bias=True, g_act=np.tanh):
+def _lstm_step_np(x, h, c, W, Uk, b, order="ifco", tanh_c=True, use_bias=True, g_act=np.tanh, forget_shift=0.0):
     """One LSTM step; ``order`` names what each kernel block is taken to be (for wrong variants)."""
     z = x @ W + h @ Uk + (b if use_bias else 0.0)
     blocks = dict(zip(order, _split(z, 4)))
+    blocks["f"] = blocks["f"] + forget_shift
     i, f, g, o = _sigmoid(blocks["i"]), _sigmoid(blocks["f"]), g_act(blocks["c"]), _sigmoid(blocks["o"])
     c_new = f * c + i * g
     h_new = o * (np.tanh(c_new) if tanh_c else c_new)
@@ -49,6 +50,8 @@ def _lstm_step_backward_np(dh, dc, x, h, c, W, Uk, b, variant=""):
         dct = dc + dh * (o * 1 - tc ** 2)
     elif variant == "no_h_path":
         dct = dc
+    elif variant == "no_o":
+        dct = dc + dh * (1 - tc ** 2)
     else:
         dct = dc + dh * o * (1 - tc ** 2)
     dzi = dct * g * i * (1 - i)
@@ -191,6 +194,8 @@ def ex_7_1(lstm_step) -> None:
             (_lstm_step_np(x, h, c, W, Uk, b, tanh_c=False)[0], "hₜ = oₜ ⊙ tanh(cₜ): the tanh on the cell state is missing."),
             (_lstm_step_np(x, h, c, W, Uk, b, use_bias=False)[0], "the bias b is missing from the pre-activations."),
             (_lstm_step_np(x, h, c, W, Uk, b, g_act=_sigmoid)[0], "the candidate g uses tanh, not the sigmoid."),
+            (_lstm_step_np(x, h, c, W, Uk, b, forget_shift=1.0)[0], "the forget gate got an extra +1: unit_forget_bias=True only sets the "
+             "INITIAL value of b_f to 1; the step itself uses b as given, f = σ(x W_f + h U_f + b_f)."),
             (c_k, "you returned (c, h) — return (h, c)."),
         ]
         assert_close(out[0], h_k, "h", rtol=1e-8, atol=1e-10, hints=wrong_h, index_names=["batch row", "unit"])
@@ -216,6 +221,7 @@ def ex_7_3(lstm_step_backward) -> None:
             "parentheses": "o·1 − tanh²(c) is missing its parentheses: the h-path into c is dh ⊙ o ⊙ (1 − tanh²(cₜ)).",
             "parentheses2": "o·1 − tanh²(c) is missing its parentheses: the h-path into c is dh ⊙ o ⊙ (1 − tanh²(cₜ)).",
             "no_h_path": "cₜ also reaches the loss through hₜ = oₜ ⊙ tanh(cₜ): add dh ⊙ o ⊙ (1 − tanh²(cₜ)) to dc before using it.",
+            "no_o": "the h-path into c is dh ⊙ oₜ ⊙ (1 − tanh²(cₜ)): the output gate oₜ is missing (hₜ = oₜ ⊙ tanh(cₜ)).",
             "g_weight": "the candidate's gradient is dc ⊙ iₜ ⊙ (1 − g²): g enters cₜ multiplied by the input gate i, not by f.",
         }
         wrong = {v: _lstm_step_backward_np(dh, dc, x, h, c, W, Uk, b, v) for v in variants}
@@ -385,6 +391,7 @@ def ex_7_7(make_windows) -> None:
 # --------------------------------------------------------------------------- 7.8
 WINDOW, TRAIN_FRACTION, VALIDATION_FRACTION = 20, 0.70, 0.15
 BEAT_FACTOR = 0.85
+LEAK_FACTOR = 0.25  # honest models reach about 0.65-0.75 × naive; a leaked target gives far less
 FORECAST_TIMEOUT_S = 300.0
 
 
@@ -421,6 +428,9 @@ def ex_7_8(forecast) -> None:
     mse, mse_naive = np.mean((pred - y) ** 2), np.mean((naive - y) ** 2)
     if np.mean((pred[::-1] - y) ** 2) < mse:
         fail("forecast()'s result seems to be in reverse time order — sort the data oldest first.")
+    if mse < LEAK_FACTOR * mse_naive:
+        fail(f"the test MSE is {mse / mse_naive:.2f} × the naive forecast's: too good to be true for next-day volatility — "
+             "the target day is leaking into the inputs (each window must end the day BEFORE the day it predicts).")
     require(mse < BEAT_FACTOR * mse_naive,
             f"the test MSE is {mse / mse_naive:.2f} × the naive forecast's; it must be below {BEAT_FACTOR} × "
             "(train longer, check the split and the scaling, predict the day AFTER each window).")
