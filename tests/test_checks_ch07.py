@@ -297,7 +297,7 @@ WRONG = {
         (lstm_step_no_bias, r"bias b is missing"),
         (lstm_step_forget_bias_plus_one, r"forget gate got an extra \+1"),
         (lambda *a: lstm_step(*a)[::-1], r"return \(h, c\)"),
-        (lambda *a: lstm_step(*a)[0], r"should return a tuple \(h, c\)"),
+        (lambda *a: lstm_step(*a)[0], r"should return 2 values `\(h, c\)`"),
         (lstm_step_transposed_weights, r"raised ValueError"),
     ],
     "7.3": [
@@ -307,7 +307,7 @@ WRONG = {
         (_variant_step_backward("no_o"), r"output gate oₜ is missing"),
         (_variant_step_backward("dW_transposed"), r"dW should have shape \(4, 20\).*x\.T @ dz"),
         (_variant_step_backward("db_not_summed"), r"db should have shape \(4u,\).*axis=0"),
-        (lambda *a: lstm_step_backward(*a)[:5], r"should return a tuple \(dx, dh_prev, dc_prev, dW, dU, db\)"),
+        (lambda *a: lstm_step_backward(*a)[:5], r"should return 6 values `\(dx, dh_prev, dc_prev, dW, dU, db\)`"),
     ],
     "7.4": [
         (_variant_lstm_backward("no_carousel"), r"fₜ₊₁ ⊙ dcₜ₊₁.*carousel"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.checks import as_array, assert_close, call, exercise, fail, random_inputs, require
+from helpers.checks import as_array, assert_close, call, exercise, fail, random_inputs, require, unpack
 
 B, N, U, T = 3, 4, 5, 6  # batch, inputs, units, steps: all different so a transpose shows
 
@@ -169,13 +169,6 @@ def _lstm_params(seed: int, n: int = N, u: int = U):
     return W, Uk, b
 
 
-def _tuple(result, names: list[str], what: str) -> list:
-    if result is None:
-        fail(f"{what} returned None — did it forget to `return`?")
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        got = type(result).__name__ + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
-        fail(f"{what} should return a tuple ({', '.join(names)}), got {got}.")
-    return list(result)
 
 
 # --------------------------------------------------------------------------- 7.1
@@ -184,8 +177,7 @@ def ex_7_1(lstm_step) -> None:
     for seed in (0, 1):
         x, h, c = random_inputs(seed + 10, (B, N), (B, U), (B, U))
         W, Uk, b = _lstm_params(seed)
-        out = _tuple(call(lstm_step, x.copy(), h.copy(), c.copy(), W.copy(), Uk.copy(), b.copy(), name="lstm_step"),
-                     ["h", "c"], "lstm_step")
+        out = unpack(call(lstm_step, x.copy(), h.copy(), c.copy(), W.copy(), Uk.copy(), b.copy(), name="lstm_step"), "lstm_step", ["h", "c"])
         _, h_k, c_k = _keras_lstm(W, Uk, b)(x[:, None, :], initial_state=[h, c])
         h_k, c_k = h_k.numpy(), c_k.numpy()
         wrong_h = [
@@ -213,8 +205,8 @@ def ex_7_3(lstm_step_backward) -> None:
     for seed in (0, 1):
         x, h, c, dh, dc = random_inputs(seed + 20, (B, N), (B, U), (B, U), (B, U), (B, U))
         W, Uk, b = _lstm_params(seed + 2)
-        out = _tuple(call(lstm_step_backward, dh.copy(), dc.copy(), x.copy(), h.copy(), c.copy(), W.copy(), Uk.copy(), b.copy(),
-                          name="lstm_step_backward"), _STEP_NAMES, "lstm_step_backward")
+        out = unpack(call(lstm_step_backward, dh.copy(), dc.copy(), x.copy(), h.copy(), c.copy(), W.copy(), Uk.copy(), b.copy(),
+                          name="lstm_step_backward"), "lstm_step_backward", _STEP_NAMES)
         gx, gh, gc, gW, gU, gb = _lstm_oracle_grads(x[:, None, :], h, c, W, Uk, b, dh[:, None, :], dc[:, None, :])
         expected = [gx[:, 0], gh, gc, gW, gU, gb]
         variants = {
@@ -245,8 +237,8 @@ def ex_7_4(lstm_backward) -> None:
         x, h0, c0 = random_inputs(seed + 30, (B, T, N), (B, U), (B, U))
         dhs = random_inputs(seed + 31, (B, T, U))[0]
         W, Uk, b = _lstm_params(seed + 4)
-        out = _tuple(call(lstm_backward, x.copy(), h0.copy(), c0.copy(), W.copy(), Uk.copy(), b.copy(), dhs.copy(),
-                          name="lstm_backward"), ["dx", "dh0", "dc0", "dW", "dU", "db"], "lstm_backward")
+        out = unpack(call(lstm_backward, x.copy(), h0.copy(), c0.copy(), W.copy(), Uk.copy(), b.copy(), dhs.copy(),
+                          name="lstm_backward"), "lstm_backward", ["dx", "dh0", "dc0", "dW", "dU", "db"])
         expected = _lstm_oracle_grads(x, h0, c0, W, Uk, b, dhs)
         variants = {
             "no_carousel": "the cell-state path is dropped: dcₜ must receive fₜ₊₁ ⊙ dcₜ₊₁ from the next step (the constant error carousel).",
@@ -289,8 +281,7 @@ def ex_7_2(to_keras_lstm) -> None:
 
     n, u = 3, 4
     gates = _gate_dict(7, n, u)
-    out = _tuple(call(to_keras_lstm, {k: tuple(a.copy() for a in v) for k, v in gates.items()}, name="to_keras_lstm"),
-                 ["kernel", "recurrent_kernel", "bias"], "to_keras_lstm")
+    out = unpack(call(to_keras_lstm, {k: tuple(a.copy() for a in v) for k, v in gates.items()}, name="to_keras_lstm"), "to_keras_lstm", ["kernel", "recurrent_kernel", "bias"])
     kernel = as_array(out[0], "kernel")
     recurrent = as_array(out[1], "recurrent_kernel")
     bias = as_array(out[2], "bias")
@@ -351,8 +342,7 @@ def ex_7_6(gru_step_backward) -> None:
         x, h, dh = random_inputs(seed + 60, (B, N), (B, U), (B, U))
         W, Uk = random_inputs(seed + 61, (N, 3 * U), (U, 3 * U), scale=0.5)
         b = random_inputs(seed + 62, (2, 3 * U), scale=0.3)[0]
-        out = _tuple(call(gru_step_backward, dh.copy(), x.copy(), h.copy(), W.copy(), Uk.copy(), b.copy(), name="gru_step_backward"),
-                     ["dx", "dh_prev", "dW", "dU", "db"], "gru_step_backward")
+        out = unpack(call(gru_step_backward, dh.copy(), x.copy(), h.copy(), W.copy(), Uk.copy(), b.copy(), name="gru_step_backward"), "gru_step_backward", ["dx", "dh_prev", "dW", "dU", "db"])
         gx, gh, gW, gU, gb = _gru_oracle_grads(x[:, None, :], h, W, Uk, b, dh[:, None, :])
         expected = [gx[:, 0], gh, gW, gU, gb]
         variants = {
@@ -372,7 +362,7 @@ def ex_7_6(gru_step_backward) -> None:
 def ex_7_7(make_windows) -> None:
     for length, window in ((12, 4), (30, 7)):
         series = np.arange(length, dtype=np.float64) * 0.5 + np.sin(np.arange(length))
-        out = _tuple(call(make_windows, series.copy(), window, name="make_windows"), ["X", "y"], "make_windows")
+        out = unpack(call(make_windows, series.copy(), window, name="make_windows"), "make_windows", ["X", "y"])
         count = length - window
         X_exp = np.stack([series[i:i + window] for i in range(count)])[..., None]
         y_exp = series[window:]
