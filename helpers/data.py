@@ -253,7 +253,8 @@ def write_idx(file: Path, array: np.ndarray) -> None:
 
 
 def rebuild_subsets() -> list[Path]:
-    """Rebuild data/fashion-mnist-subset/ from the full, verified IDX files."""
+    """Rebuild data/fashion-mnist-subset/ from the full, verified IDX files, and
+    data/wordnet-3.0.zip from Debian's wordnet-base where it is installed."""
     (x_train, y_train), (x_test, y_test) = fashion_mnist(full=True)
     train = stratified_first(y_train, 1000)
     test = stratified_first(y_test, 200)
@@ -261,7 +262,7 @@ def rebuild_subsets() -> list[Path]:
         "train-images-idx3-ubyte.gz": x_train[train], "train-labels-idx1-ubyte.gz": y_train[train],
         "t10k-images-idx3-ubyte.gz": x_test[test], "t10k-labels-idx1-ubyte.gz": y_test[test],
     }
-    written = []
+    written = [build_wordnet_zip(DATA / "wordnet-3.0.zip")] if Path(_WORDNET_DEBIAN).is_dir() else []
     for fname, array in parts.items():
         target = DATA / "fashion-mnist-subset" / fname
         write_idx(target, array)
@@ -303,6 +304,88 @@ def goog_prices() -> dict[str, np.ndarray]:
         table = archive["price_data"]
     table = table[np.argsort(table["date"], kind="stable")]
     return {name: np.asarray(table[name]) for name in table.dtype.names}
+
+
+# --------------------------------------------------------------------------- WordNet (chapter 09)
+# WordNet 3.0's dictionary in the layout NLTK's WordNetCorpusReader reads, zipped under data/.
+# Built from Debian's wordnet-base package; lexnames (the 45 lexicographer files, fixed by the
+# WordNet 3.0 documentation, lexnames(5WN)) is written from the table below.
+_WORDNET_DEBIAN = "/usr/share/wordnet"
+_WORDNET_LICENSE = "WordNet 3.0 license (Princeton University; redistribution with the notice)"
+_LEXNAMES = (
+    "adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body "
+    "noun.cognition noun.communication noun.event noun.feeling noun.food noun.group noun.location "
+    "noun.motive noun.object noun.person noun.phenomenon noun.plant noun.possession noun.process "
+    "noun.quantity noun.relation noun.shape noun.state noun.substance noun.time verb.body verb.change "
+    "verb.cognition verb.communication verb.competition verb.consumption verb.contact verb.creation "
+    "verb.emotion verb.motion verb.perception verb.possession verb.social verb.stative verb.weather adj.ppl"
+).split()
+REGISTRY["wordnet"] = DataFile(
+    "wordnet", "wordnet-3.0.zip", "af16ebe4a0c3f0c5d1d288cd15d9511903d843ab04df11da809bad5c8e27c06d", _WORDNET_LICENSE,
+    "WordNet 3.0 (Miller, 1995; Fellbaum, 1998) dictionary files for NLTK, built by "
+    "`python -m helpers.data rebuild` from Debian's wordnet-base",
+    local=True,
+)
+
+
+def build_wordnet_zip(target: Path, source: str = _WORDNET_DEBIAN) -> Path:
+    """Zip WordNet's dictionary files (plus lexnames and the license) reproducibly for NLTK."""
+    import zipfile
+
+    parts = [f"{kind}.{pos}" for kind in ("data", "index") for pos in ("adj", "adv", "noun", "verb")]
+    parts += [f"{pos}.exc" for pos in ("adj", "adv", "noun", "verb")]
+    files = {name: Path(source, name).read_bytes() for name in parts}
+    category = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
+    files["lexnames"] = "".join(
+        f"{i:02d}\t{name}\t{category[name.split('.')[0]]}\n" for i, name in enumerate(_LEXNAMES)
+    ).encode()
+    copyright_text = Path("/usr/share/doc/wordnet-base/copyright").read_text(encoding="utf-8")
+    files["LICENSE"] = copyright_text[copyright_text.index("License: WordNet3.0"):].encode()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w") as archive:
+        for name in ["", *sorted(files)]:
+            info = zipfile.ZipInfo(f"wordnet/{name}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files.get(name, b""), compresslevel=9)
+    return target
+
+
+def wordnet():
+    """NLTK's WordNet reader over the shipped WordNet 3.0 (no ``nltk.download`` needed).
+
+    The Debian dictionary has no ``index.sense``, so sense-key lookups (``lemma_from_key``) and
+    the Open Multilingual WordNet mapping are unavailable; synsets, relations and ``morphy`` work.
+    """
+    import nltk
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+    from nltk.data import ZipFilePathPointer
+
+    zipped = path("wordnet")
+    if str(zipped.parent) not in nltk.data.path:
+        nltk.data.path.append(str(zipped.parent))  # NLTK reads only from its authorised data roots
+
+    class OfflineWordNet(WordNetCorpusReader):
+        def map_wn(self, version: str = "wordnet") -> None:  # needs index.sense; OMW only
+            return None
+
+    import warnings
+
+    with warnings.catch_warnings():  # "multilingual functions are not available": expected, no OMW
+        warnings.simplefilter("ignore", UserWarning)
+        return OfflineWordNet(ZipFilePathPointer(str(zipped), "wordnet/"), None)
+
+
+def wordnet_lemmatizer():
+    """NLTK's ``WordNetLemmatizer`` (same rules and choice of lemma) over :func:`wordnet`."""
+    from nltk.stem import WordNetLemmatizer
+
+    reader = wordnet()
+
+    class OfflineWordNetLemmatizer(WordNetLemmatizer):
+        def _morphy(self, form: str, pos: str, check_exceptions: bool = True) -> list[str]:
+            return reader._morphy(form, pos, check_exceptions)
+
+    return OfflineWordNetLemmatizer()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,3 +75,15 @@ def test_idx_round_trip_is_byte_reproducible(tmp_path):
 def test_unknown_name():
     with pytest.raises(KeyError, match="unknown dataset"):
         data.path("no/such")
+
+
+def test_shipped_wordnet_lemmatises_offline_like_nltk(recwarn):
+    lemmatizer = data.wordnet_lemmatizer()
+    pairs = [("geese", "n", "goose"), ("flies", "v", "fly"), ("was", "v", "be"), ("better", "a", "good"),
+             ("corpora", "n", "corpus"), ("running", "v", "run"), ("xyzzy", "n", "xyzzy")]
+    assert [lemmatizer.lemmatize(word, pos) for word, pos, _ in pairs] == [lemma for *_, lemma in pairs]
+    wn = data.wordnet()
+    assert wn.get_version() == "3.0"
+    assert "canine.n.02" in {s.name() for s in wn.synset("dog.n.01").hypernyms()}
+    assert len(list(wn.all_synsets("n"))) == 82115  # WordNet 3.0's noun synsets
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
