@@ -4,9 +4,13 @@ Chapter check tests (tests/test_checks_chNN.py) define
 
     REFERENCE = {"0.1": (reference_softmax,), ...}      # arguments that must pass
     WRONG = {"0.1": [(naive_softmax, "NaN"), ...]}       # (arguments, regex the hint must match)
+    ACCEPT = {"0.1": [tf_softmax, float32_softmax]}      # correct answers written differently
+    EQUIVALENT = {"0.1": {"<mutant id>": "reason"}}      # mutants that cannot be told apart
 
-and end with ``test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)``.
-tests/test_checks_meta.py proves every exercise in solutions/ has both.
+and end with ``test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)``
+and ``test_accepted_answer_passes = accept_tests(ACCEPT)``. tests/test_checks_meta.py proves every
+exercise in solutions/ has a reference, a wrong answer and at least two accepted answers;
+``python -m helpers.mutants`` (and tests/test_mutants.py) reads EQUIVALENT.
 """
 from __future__ import annotations
 
@@ -66,3 +70,15 @@ def check_tests(reference: dict, wrong: dict):
         assert_rejects(ex_id, _as_args(args), pattern)
 
     return test_reference_passes, test_wrong_answer_rejected
+
+
+def accept_tests(accept: dict):
+    """One parametrised test: every ACCEPT answer (correct, written differently: float32 where
+    allowed, a list for a tuple, TF ops instead of NumPy, in place where allowed) passes."""
+    cases = [(ex_id, k) for ex_id in sorted(accept) for k in range(len(accept[ex_id]))]
+
+    @pytest.mark.parametrize("ex_id,k", cases, ids=[f"{e}-accept{k}" for e, k in cases])
+    def test_accepted_answer_passes(ex_id, k, capsys):
+        assert_passes(ex_id, _as_args(accept[ex_id][k]), capsys)
+
+    return test_accepted_answer_passes

@@ -1,5 +1,5 @@
-"""Every exercise in solutions/ has a registered check, a passing reference answer and at
-least one realistic wrong answer that the check is shown to reject; and every check survives
+"""Every exercise in solutions/ has a registered check, a passing reference answer, at
+least one realistic wrong answer that the check is shown to reject and two accepted answers; and every check survives
 bad input (None, a non-function, a function that raises) with a clear message."""
 from __future__ import annotations
 
@@ -49,6 +49,13 @@ def test_exercise_has_check_reference_and_wrong_answers(ex_id):
     assert module is not None, f"{EXERCISES[ex_id]}: no tests/test_checks_ch{ex_id.split('.')[0].zfill(2)}.py"
     assert ex_id in module.REFERENCE, f"exercise {ex_id} has no reference answer in the tests"
     assert module.WRONG.get(ex_id), f"exercise {ex_id} has no wrong answer shown to fail"
+    accepted = getattr(module, "ACCEPT", {}).get(ex_id, [])
+    assert len(accepted) >= 2, (
+        f"exercise {ex_id} has {len(accepted)} ACCEPT answers; at least two correct answers written "
+        "differently (float32 where allowed, a list for a tuple, TF ops, ...) must be shown to pass")
+    assert hasattr(module, "test_accepted_answer_passes"), (
+        f"tests/test_checks_ch{ex_id.split('.')[0].zfill(2)}.py must run its ACCEPT answers: "
+        "`test_accepted_answer_passes = accept_tests(ACCEPT)`")
 
 
 def test_every_registered_check_is_used_in_a_notebook():

@@ -17,8 +17,10 @@ message and survives bad input.
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import importlib
+import math
 import os
 import re
 import signal
@@ -55,6 +57,7 @@ class Exercise:
     title: str
     success: str
     check: Callable[..., None]
+    float32: bool = True  # may a float32 answer pass (compared at float32 precision)?
 
     @property
     def success_line(self) -> str:
@@ -63,14 +66,26 @@ class Exercise:
 
 REGISTRY: dict[str, Exercise] = {}
 _ID = re.compile(r"^(\d+)\.(\d+)$")
+_CURRENT: contextvars.ContextVar[Exercise | None] = contextvars.ContextVar("current_exercise", default=None)
 
 
-def exercise(ex_id: str, title: str, success: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def current() -> Exercise | None:
+    """The exercise whose check is running now (None outside a check)."""
+    return _CURRENT.get()
+
+
+def exercise(
+    ex_id: str, title: str, success: str, *, float32: bool = True
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register a check for exercise ``ex_id`` ("chapter.number").
 
     The decorated function raises :class:`ExerciseFailed` (use :func:`fail`) or returns
     normally; the wrapper prints the success line, and turns anything unexpected that escapes
     the check into a clear failure instead of a traceback from inside the checker.
+
+    ``float32=True`` (the default) accepts float32 answers and compares them at float32
+    precision; ``float32=False`` says "float64 is expected" before comparing (for exercises
+    whose point needs float64, e.g. a gradient check with tiny ε).
     """
     if not _ID.match(ex_id):
         raise ValueError(f"exercise id must look like '6.3', got {ex_id!r}")
@@ -79,6 +94,7 @@ def exercise(ex_id: str, title: str, success: str) -> Callable[[Callable[..., No
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> None:
             __tracebackhide__ = True  # noqa: F841  (pytest and IPython hide this frame)
+            token = _CURRENT.set(REGISTRY[ex_id])
             try:
                 fn(*args, **kwargs)
             except ExerciseFailed as failure:
@@ -93,11 +109,13 @@ def exercise(ex_id: str, title: str, success: str) -> Callable[[Callable[..., No
                     f"Exercise {ex_id}: your answer could not be checked: "
                     f"{type(error).__name__}: {error}"
                 ) from None
+            finally:
+                _CURRENT.reset(token)
             print(REGISTRY[ex_id].success_line)
 
         if ex_id in REGISTRY and REGISTRY[ex_id].check.__module__ != fn.__module__:
             raise ValueError(f"exercise {ex_id} registered twice")
-        REGISTRY[ex_id] = Exercise(ex_id, title, success, run)
+        REGISTRY[ex_id] = Exercise(ex_id, title, success, run, float32)
         return run
 
     return register
@@ -177,18 +195,34 @@ def _student_frame_line(error: BaseException) -> str:
     return ""
 
 
-def call(fn: Any, *args: Any, name: str | None = None, timeout: float | None = None, **kwargs: Any) -> Any:
+def call(
+    fn: Any,
+    *args: Any,
+    name: str | None = None,
+    timeout: float | None = None,
+    inplace: bool = False,
+    **kwargs: Any,
+) -> Any:
     """Call the student's ``fn`` with a time limit and turn every way it can go wrong into a
     hint: not callable, the unanswered stub, an exception, no return within ``timeout`` s
-    (default ``$DLD_CHECK_TIMEOUT`` or 20 s)."""
+    (default ``$DLD_CHECK_TIMEOUT`` or 20 s).
+
+    Arrays (also inside lists, tuples and dicts) are passed as fresh copies, so the check never
+    shares a reference with the student's code. Unless ``inplace=True`` (the task allows
+    updating an argument in place), an answer that modifies an argument fails with a hint
+    naming it. NumPy arrays in the result are copied too (an answer that returns an internal
+    buffer and changes it later cannot alter what the check already holds).
+    """
     timeout = timeout or float(os.environ.get("DLD_CHECK_TIMEOUT", DEFAULT_TIMEOUT_S))
     label = name or getattr(fn, "__name__", "your function")
     if fn is None:
         fail(f"expected a function, got None — pass the function itself, e.g. check(...)({label}).")
     if not callable(fn):
         fail(f"expected a function, got {type(fn).__name__} — pass the function, not its result.")
+    passed_args = [_copy_arrays(a) for a in args]
+    passed_kwargs = {k: _copy_arrays(v) for k, v in kwargs.items()}
     try:
-        return run_with_time_limit(fn, args, kwargs, timeout)
+        result = run_with_time_limit(fn, passed_args, passed_kwargs, timeout)
     except _TimeLimit:
         fail(f"`{label}` did not return within {timeout:g} s — is there an infinite loop?")
     except NotImplementedError:
@@ -197,6 +231,58 @@ def call(fn: Any, *args: Any, name: str | None = None, timeout: float | None = N
         raise
     except Exception as error:  # noqa: BLE001 - the student's code may raise anything
         fail(f"`{label}` raised {type(error).__name__}: {error}{_student_frame_line(error)}")
+    if not inplace:
+        names = _parameter_names(fn, len(args))
+        for position, (original, passed) in enumerate(zip(args, passed_args)):
+            _require_unchanged(original, passed, label, names[position])
+        for key, original in kwargs.items():
+            _require_unchanged(original, passed_kwargs[key], label, f"`{key}`")
+    return _copy_arrays(result)
+
+
+def _copy_arrays(value: Any) -> Any:
+    """``value`` with every NumPy array (also inside lists, tuples, dicts) copied."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return [_copy_arrays(v) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_copy_arrays(v) for v in value)
+    if type(value) is dict:
+        return {k: _copy_arrays(v) for k, v in value.items()}
+    return value
+
+
+def _parameter_names(fn: Any, n: int) -> list[str]:
+    import inspect
+
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    return [f"`{params[i]}`" if i < len(params) else f"argument {i + 1}" for i in range(n)]
+
+
+def _changed(original: Any, passed: Any) -> bool:
+    if isinstance(original, np.ndarray):
+        if not isinstance(passed, np.ndarray) or passed.shape != original.shape:
+            return True
+        return not np.array_equal(original, passed, equal_nan=original.dtype.kind in "fc")
+    if isinstance(original, (list, tuple)):
+        return (type(passed) is not type(original) or len(passed) != len(original)
+                or any(_changed(o, q) for o, q in zip(original, passed)))
+    if type(original) is dict:
+        return (type(passed) is not dict or passed.keys() != original.keys()
+                or any(_changed(original[k], passed[k]) for k in original))
+    return False
+
+
+def _require_unchanged(original: Any, passed: Any, label: str, what: str) -> None:
+    if _changed(original, passed):
+        fail(f"`{label}` modified its input {what} in place — the caller's data changes "
+             "under its feet. Work on a copy (e.g. `x = x.copy()`) or build new arrays "
+             "(`x = x - step` instead of `x -= step`).")
 
 
 def run_with_time_limit(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict, timeout: float) -> Any:
@@ -235,10 +321,13 @@ def run_with_time_limit(fn: Callable[..., Any], args: Sequence[Any], kwargs: dic
 
 
 def unpack(result: Any, what: str, names: Sequence[str]) -> tuple:
-    """The ``len(names)`` values a student's function returned, or a hint naming them."""
+    """The ``len(names)`` values a student's function returned (any sequence: a tuple, a list,
+    a NumPy array's rows), or a hint naming them."""
     listed = ", ".join(names)
     if result is None:
         fail(f"{what} returned None — did it forget to `return {listed}`?")
+    if isinstance(result, (str, bytes, dict, set)) or not hasattr(result, "__len__"):
+        fail(f"{what} should return {len(names)} values `({listed})`, got {type(result).__name__}.")
     try:
         items = tuple(result)
     except TypeError:
@@ -249,6 +338,54 @@ def unpack(result: Any, what: str, names: Sequence[str]) -> tuple:
 
 
 # --------------------------------------------------------------------------- arrays
+FLOAT32_RTOL = 2e-4  # a float32 answer: relative tolerance ...
+FLOAT32_ATOL = 1e-5  # ... and absolute tolerance as a fraction of the largest expected value
+
+
+def precision(value: Any) -> str:
+    """'float64', 'float32', 'float16', 'int' or 'other': the precision an answer was given in
+    (before any conversion), for NumPy arrays, TF tensors/variables, scalars and lists."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and hasattr(dtype, "as_numpy_dtype"):  # a TensorFlow dtype
+        name = getattr(dtype, "name", "")
+        if name == "bfloat16":
+            return "float16"
+        dtype = dtype.as_numpy_dtype
+    if dtype is None:
+        if isinstance(value, (bool, np.bool_)):
+            return "other"
+        if isinstance(value, (int, np.integer)):
+            return "int"
+        if isinstance(value, (float, np.floating)):
+            return "float64"
+        if isinstance(value, (list, tuple)) and value:
+            kinds = {precision(v) for v in value}
+            for kind in ("other", "float16", "float32", "float64", "int"):
+                if kind in kinds:
+                    return kind
+        return "other"
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        return "other"
+    if dtype.kind == "f":
+        return {8: "float64", 4: "float32"}.get(dtype.itemsize, "float16" if dtype.itemsize < 4 else "float64")
+    if dtype.kind in "iu":
+        return "int"
+    if dtype.name == "bfloat16":
+        return "float16"
+    return "other"
+
+
+def _numpy(value: Any) -> Any:
+    """TF tensors/variables and scipy sparse matrices as NumPy arrays; anything else as is."""
+    if hasattr(value, "numpy") and callable(value.numpy):
+        return value.numpy()
+    if hasattr(value, "toarray") and callable(value.toarray) and hasattr(value, "nnz"):
+        return value.toarray()
+    return value
+
+
 def as_array(
     value: Any,
     name: str,
@@ -258,20 +395,31 @@ def as_array(
 ) -> np.ndarray:
     """``value`` as a float64 NumPy array, or a failure that says why it cannot be one.
 
-    Accepts NumPy arrays, TF tensors / variables, Python numbers and nested lists.
+    Accepts NumPy arrays, TF tensors / variables, scipy sparse matrices, Python numbers and
+    nested lists. A float32 answer is refused with "float64 is expected" when the running
+    exercise does not allow float32; float16 is always refused (too coarse to check).
     """
     if value is None:
         fail(f"{name} is None — did the function forget to `return` it?")
-    if hasattr(value, "numpy") and callable(value.numpy):
-        value = value.numpy()
+    kind = precision(value)
+    value = _numpy(value)
     if isinstance(value, (str, bytes, dict, set)) or callable(value):
         fail(f"{name} should be an array, got {type(value).__name__}.")
+    if kind == "float16":
+        fail(f"{name} is float16 (or bfloat16): too coarse to check — compute in float32 or float64.")
+    if kind == "float32" and current() is not None and not current().float32:
+        fail(f"{name} is float32, but float64 is expected in this exercise (its differences are "
+             "below float32's precision) — keep the float64 inputs as they are, e.g. "
+             "`tf.constant(x, tf.float64)`, no `.astype(np.float32)`.")
     try:
         array = np.asarray(value)
     except Exception:  # ragged lists and other odd objects
         fail(f"{name} could not be turned into an array (got {type(value).__name__}).")
     if array.dtype == object:
-        fail(f"{name} could not be turned into a numeric array (ragged or mixed values?).")
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except Exception:
+            fail(f"{name} could not be turned into a numeric array (ragged or mixed values?).")
     if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
         fail(f"{name} has dtype {array.dtype}; expected numbers.")
     if np.issubdtype(array.dtype, np.integer) and not allow_int:
@@ -279,17 +427,47 @@ def as_array(
     if np.iscomplexobj(array):
         fail(f"{name} is complex-valued; expected real numbers.")
     if shape is not None and array.shape != tuple(shape):
-        hint = ""
-        if array.shape == tuple(reversed(shape)) and len(shape) == 2:
-            hint = " — transposed?"
-        elif array.size == int(np.prod(shape)):
-            hint = " — same number of elements: reshaped or transposed along the wrong axis?"
-        fail(f"{name} should have shape {tuple(shape)}, got {array.shape}{hint}")
+        if array.size == 1 and int(np.prod(shape)) == 1:
+            array = array.reshape(shape)  # a 0-d scalar for a (1,) value or the reverse
+        else:
+            hint = ""
+            if array.shape == tuple(reversed(shape)) and len(shape) == 2:
+                hint = " — transposed?"
+            elif array.size == int(np.prod(shape)):
+                hint = " — same number of elements: reshaped or transposed along the wrong axis?"
+            fail(f"{name} should have shape {tuple(shape)}, got {array.shape}{hint}")
     array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
         bad = "NaN" if np.isnan(array).any() else "inf"
         fail(f"{name} contains {bad} — overflow (exp of a large number?) or a division by zero.")
     return array
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Elementwise |actual − expected| ≤ atol + rtol·|expected|: the verdict and the diagnosis
+    use the same one, so a message never contradicts the verdict."""
+
+    rtol: float
+    atol: float
+
+    def close(self, actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
+        return np.abs(actual - expected) <= self.atol + self.rtol * np.abs(expected)
+
+
+def tolerance(answer: Any, expected: np.ndarray, rtol: float, atol: float,
+              rtol32: float | None = None, atol32: float | None = None) -> Tolerance:
+    """The tolerance for ``answer``: as given for float64, widened to float32's precision
+    (relative ``rtol32``, absolute ``atol32`` × the largest expected magnitude) for float32."""
+    if precision(answer) != "float32":
+        return Tolerance(rtol, atol)
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    return Tolerance(max(rtol, FLOAT32_RTOL if rtol32 is None else rtol32),
+                     max(atol, (FLOAT32_ATOL if atol32 is None else atol32) * scale))
+
+
+def _expected_array(expected: Any) -> np.ndarray:
+    return np.asarray(_numpy(expected), dtype=np.float64)
 
 
 def assert_close(
@@ -301,50 +479,176 @@ def assert_close(
     atol: float = 1e-7,
     hints: Iterable[tuple[Any, str]] = (),
     index_names: Sequence[str] | None = None,
+    factors: dict[str, float] | None = None,
+    rtol32: float | None = None,
+    atol32: float | None = None,
 ) -> np.ndarray:
     """Fail unless ``actual`` matches ``expected`` elementwise.
 
     ``hints`` lists (wrong_value, explanation) pairs: if the answer matches a known wrong
-    value, that explanation is the message. Generic diagnoses (flipped sign, transposed,
-    constant factor) are tried next; otherwise the message says where the largest error is.
+    value, that explanation is the message. Generic diagnoses (all zero, flipped sign,
+    transposed, a constant factor) are tried next; otherwise the message says where the
+    largest error is. ``factors`` names plausible scale slips for this value, e.g.
+    ``{"1/N": 1 / N, "η": lr}`` (2 and ½ are always tried). A float32 answer is compared at
+    float32 precision (see :func:`tolerance`) where the exercise allows it.
     Returns the answer as a float64 array.
     """
-    exp = np.asarray(expected.numpy() if hasattr(expected, "numpy") else expected, dtype=np.float64)
+    exp = _expected_array(expected)
     act = as_array(actual, name, exp.shape)
-    if np.allclose(act, exp, rtol=rtol, atol=atol):
+    tol = tolerance(actual, exp, rtol, atol, rtol32, atol32)
+    if tol.close(act, exp).all():
         return act
+    hint_tol = Tolerance(max(tol.rtol, 1e-6), max(tol.atol, 1e-9))
     for wrong, explanation in hints:
-        wrong = np.asarray(wrong.numpy() if hasattr(wrong, "numpy") else wrong, dtype=np.float64)
-        if wrong.shape == act.shape and np.allclose(act, wrong, rtol=max(rtol, 1e-6), atol=max(atol, 1e-9)):
+        wrong = _expected_array(wrong)
+        if wrong.shape == act.shape and hint_tol.close(act, wrong).all():
             fail(f"{name} is not right: {explanation}")
-    fail(f"{name} is not right: {diagnose(act, exp, index_names)}")
+    fail(f"{name} is not right: {diagnose(act, exp, index_names, tol=tol, factors=factors)}")
     return act  # unreachable, keeps type checkers happy
 
 
-def diagnose(actual: np.ndarray, expected: np.ndarray, index_names: Sequence[str] | None = None) -> str:
-    """A short description of how ``actual`` differs from ``expected`` (same shape)."""
+_ALWAYS_PLAUSIBLE = {"2": 2.0, "½": 0.5}
+
+
+def _format_pair(expected: float, actual: float) -> tuple[str, str]:
+    """The two numbers with just enough significant digits to show that they differ."""
+    for digits in (4, 6, 8, 10, 12, 17):
+        e, a = f"{expected:.{digits}g}", f"{actual:.{digits}g}"
+        if e != a:
+            return e, a
+    return e, a
+
+
+def diagnose(
+    actual: np.ndarray,
+    expected: np.ndarray,
+    index_names: Sequence[str] | None = None,
+    *,
+    tol: Tolerance | None = None,
+    factors: dict[str, float] | None = None,
+) -> str:
+    """A short description of how ``actual`` differs from ``expected`` (same shape), judged
+    with the same tolerance as the verdict."""
+    tol = tol or Tolerance(1e-5, 1e-8)
     if not actual.any() and expected.any():
         return "every value is zero — a term or a whole gradient missing (or never accumulated)?"
-    if np.allclose(actual, -expected, rtol=1e-5, atol=1e-8) and np.abs(expected).max() > 0:
+    if np.abs(expected).max(initial=0) > 0 and tol.close(actual, -expected).all():
         return "every value has the wrong sign — a sign flipped somewhere?"
-    if actual.ndim == 2 and actual.shape[0] == actual.shape[1] and np.allclose(actual, expected.T, rtol=1e-5, atol=1e-8):
+    if (actual.ndim == 2 and actual.shape[0] == actual.shape[1] and actual.shape[0] > 1
+            and tol.close(actual, expected.T).all()):
         return "it equals the transpose of the expected value — operands of a product swapped?"
-    nonzero = np.abs(expected) > 1e-12
-    if nonzero.any():
-        ratios = actual[nonzero] / expected[nonzero]
-        if np.allclose(ratios, ratios.flat[0], rtol=1e-5) and not np.isclose(ratios.flat[0], 1.0):
-            return f"it is off by a constant factor of {ratios.flat[0]:.3g} — a missing or extra scale (1/N, 2, η)?"
+    factor_hint = _constant_factor(actual, expected, tol, factors)
+    if factor_hint:
+        return factor_hint
     error = np.abs(actual - expected)
-    where = np.unravel_index(int(np.argmax(error)), error.shape) if error.ndim else ()
-    if where:
+    bad = ~tol.close(actual, expected)
+    if actual.ndim:
+        where = np.unravel_index(int(np.argmax(np.where(bad, error, -1.0))), error.shape)
         names = index_names or [f"axis {i}" for i in range(len(where))]
         location = ", ".join(f"{n} {i}" for n, i in zip(names, where))
-        share = np.mean(error > 1e-6 * (1 + np.abs(expected)))
-        return (
-            f"largest difference at {location} (expected {expected[where]:.4g}, got {actual[where]:.4g}); "
-            f"{share:.0%} of the values differ."
-        )
-    return f"expected {float(expected):.6g}, got {float(actual):.6g}."
+        e, a = _format_pair(float(expected[where]), float(actual[where]))
+        return (f"largest difference at {location} (expected {e}, got {a}); "
+                f"{_share(bad)} of the values differ.")
+    e, a = _format_pair(float(expected), float(actual))
+    return f"expected {e}, got {a}."
+
+
+def _share(bad: np.ndarray) -> str:
+    share = float(np.mean(bad))
+    if share >= 1.0:
+        return "all"
+    return f"{math.floor(share * 100)}%" if share >= 0.01 else "fewer than 1%"
+
+
+def _constant_factor(actual: np.ndarray, expected: np.ndarray, tol: Tolerance,
+                     factors: dict[str, float] | None) -> str | None:
+    """'off by a factor of …' when actual = c · expected for one c. For a single number that
+    is said only for a plausible c (2, ½, or one of ``factors``): any two numbers have a ratio."""
+    nonzero = np.abs(expected) > 1e-12
+    if not nonzero.any():
+        return None
+    ratio = float(actual[nonzero].flat[0] / expected[nonzero].flat[0])
+    if not np.isfinite(ratio) or math.isclose(ratio, 1.0, rel_tol=1e-9) or ratio == 0:
+        return None
+    if not tol.close(actual, ratio * expected).all():
+        return None
+    named = {**_ALWAYS_PLAUSIBLE, **(factors or {})}
+    for label, value in named.items():
+        inverse = label[2:] if label.startswith("1/") else f"1/{label}" if len(label) == 1 else f"1/({label})"
+        for c, text in ((value, label), (1 / value if value else 0, inverse)):
+            if c and math.isclose(ratio, c, rel_tol=1e-6):
+                return f"it is off by a factor of {text} — a missing or extra scale?"
+    if np.count_nonzero(nonzero) >= 2:
+        return f"it is off by a constant factor of {ratio:.4g} — a missing or extra scale?"
+    return None
+
+
+def assert_blocks_close(
+    actual: Any,
+    expected: Any,
+    name: str,
+    blocks: dict[str, Any],
+    *,
+    layout: str | None = None,
+    hints: Iterable[tuple[Any, str]] = (),
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+    index_names: Sequence[str] | None = None,
+) -> np.ndarray:
+    """``assert_close`` for an answer made of named blocks (LSTM gates [i, f, c, o], GRU
+    [z, r, h], …): ``blocks`` maps each block's name to its index into the array (e.g.
+    ``np.s_[:, 0:u]``). A wrong answer is told which blocks are wrong, and whether a block holds
+    another block's values (blocks in the wrong order, ``layout`` names the expected order)."""
+    exp = _expected_array(expected)
+    act = as_array(actual, name, exp.shape)
+    tol = tolerance(actual, exp, rtol, atol)
+    if tol.close(act, exp).all():
+        return act
+    hint_tol = Tolerance(max(tol.rtol, 1e-6), max(tol.atol, 1e-9))
+    for wrong, explanation in hints:
+        wrong = _expected_array(wrong)
+        if wrong.shape == act.shape and hint_tol.close(act, wrong).all():
+            fail(f"{name} is not right: {explanation}")
+    wrong_blocks = [b for b, index in blocks.items() if not tol.close(act[index], exp[index]).all()]
+    right = [b for b in blocks if b not in wrong_blocks]
+    for b in wrong_blocks:
+        for other, index in blocks.items():
+            if other != b and act[blocks[b]].shape == exp[index].shape and tol.close(act[blocks[b]], exp[index]).all():
+                order = f" (expected order {layout})" if layout else ""
+                fail(f"{name} is not right: block {b} holds the values of block {other} — "
+                     f"blocks in the wrong order{order}?")
+        block_act, block_exp = act[blocks[b]], exp[blocks[b]]
+        if block_act.ndim == 2 and block_act.shape[0] == block_act.shape[1] and tol.close(block_act, block_exp.T).all():
+            fail(f"{name} is not right: block {b} is transposed.")
+    first = wrong_blocks[0]
+    detail = diagnose(act[blocks[first]], exp[blocks[first]], index_names, tol=tol)
+    rest = f" ({', '.join(right)} right)" if right else ""
+    listed = ", ".join(wrong_blocks)
+    fail(f"{name} is not right in block{'s' if len(wrong_blocks) > 1 else ''} {listed}{rest}: "
+         f"in block {first}, {detail}")
+    return act
+
+
+def assert_each_close(items: Sequence[tuple[str, Any, Any]], **options: Any) -> list[np.ndarray]:
+    """Compare several named results (e.g. the gradients dW, dU, db) and, when some are wrong,
+    name all the wrong ones in one message (the first one's diagnosis follows).
+    ``options`` go to :func:`assert_close`, or per item as a 4th element dict."""
+    arrays, wrong = [], []
+    first_message = None
+    for item in items:
+        name, act, exp = item[:3]
+        opts = {**options, **(item[3] if len(item) > 3 else {})}
+        try:
+            arrays.append(assert_close(act, exp, name, **opts))
+        except ExerciseFailed as failure:
+            wrong.append(name)
+            first_message = first_message or str(failure)
+    if wrong:
+        right = [item[0] for item in items if item[0] not in wrong]
+        if len(wrong) == 1:
+            fail(first_message)
+        fail(f"{', '.join(wrong)} are wrong ({', '.join(right) or 'none'} right). First: {first_message}")
+    return arrays
 
 
 def random_inputs(seed: int, *shapes: tuple[int, ...], scale: float = 1.0) -> list[np.ndarray]:
