@@ -366,8 +366,11 @@ def ex_4_7(threshold_report) -> None:
                                           (y_test, s_test ** 3)]):
             other = unpack(call(threshold_report, y_val, s_val, yt, st, name="threshold_report"),
                            "threshold_report", ["threshold", "balanced_accuracy", "confusion"])
-            t2 = as_array(other[0], "threshold")
-            if t2.size != 1 or float(t2.reshape(-1)[0]) != t:
+            try:
+                t2 = np.asarray(getattr(other[0], "numpy", lambda: other[0])(), dtype=np.float64).reshape(-1)
+            except (TypeError, ValueError):
+                t2 = np.array([np.nan, np.nan])
+            if t2.size != 1 or float(t2[0]) != t:
                 fail(f"the threshold changed when only the TEST labels or scores changed {label}: it is being "
                      "chosen on the test set. Choose it on (y_val, s_val) alone; the test set only measures it.")
         j_best, j_t = _best_j(y_val, s_val), _j_at(y_val, s_val, t)
@@ -388,7 +391,10 @@ def ex_4_7(threshold_report) -> None:
         assert_close(out[1], bal, f"test balanced accuracy {label}", rtol=1e-9, atol=1e-12, hints=[
             (acc, "this is plain accuracy; balanced accuracy is the mean of the per-class recalls (TPR + TNR) / 2."),
             (1 - bal, "this is one minus the balanced accuracy.")])
-        assert_close(out[2], cm, f"test confusion matrix {label}", rtol=0, atol=1e-9, hints=[
+        counts = as_array(out[2], f"test confusion matrix {label}", (2, 2), allow_int=True)
+        require(np.all(counts == np.round(counts)), f"the test confusion matrix {label} should hold counts "
+                                                    "(whole numbers), not rates.")
+        assert_close(counts, cm, f"test confusion matrix {label}", rtol=0, atol=1e-9, hints=[
             (cm.T, "the confusion matrix is transposed: rows are the TRUE classes, columns the predictions "
                    "(scikit-learn's layout [[TN, FP], [FN, TP]])."),
             (cm[::-1, ::-1], "classes in the wrong order: row/column 0 is class 0 (negative), "
