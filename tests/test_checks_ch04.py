@@ -389,6 +389,19 @@ def threshold_cm_transposed(y_val, s_val, y_test, s_test):
     return t, b, cm.T
 
 
+def threshold_strict(y_val, s_val, y_test, s_test):
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix, roc_curve
+    fpr, tpr, thresholds = roc_curve(y_val, s_val)
+    t = thresholds[np.argmax(tpr - fpr)]
+    pred = (s_test > t).astype(int)                   # a test score equal to t is predicted negative
+    return t, balanced_accuracy_score(y_test, pred), confusion_matrix(y_test, pred)
+
+
+def threshold_float32(y_val, s_val, y_test, s_test):
+    t, b, cm = threshold_report(y_val, s_val, y_test, s_test)
+    return np.float32(t), b, cm
+
+
 def threshold_by_hand(y_val, s_val, y_test, s_test):
     """Scan every validation score by hand; a list for the tuple; the confusion matrix counted."""
     best, best_t = -np.inf, None
@@ -513,6 +526,8 @@ WRONG = {
         (threshold_accuracy, r"maximises accuracy"),
         (threshold_plain_accuracy, r"plain accuracy"),
         (threshold_cm_transposed, r"transposed"),
+        (threshold_strict, r"score ≥ threshold|confusion matrix"),
+        (threshold_float32, r"float64 is expected"),
     ],
     "4.8": [
         (combine_mean_of_means, r"right only for equal shards"),
@@ -533,7 +548,10 @@ ACCEPT = {
     "4.8": [combine_einsum_f32, combine_tf],
 }
 
-EQUIVALENT: dict = {}
+EQUIVALENT = {
+    "4.8": {"L3 Constant 0→1: per_replica[0]": "every replica holds the same number of gradients (one per "
+                                                "variable), so counting them on replica 1 instead of 0 is the same"},
+}
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
 test_accepted_answer_passes = accept_tests(ACCEPT)

@@ -347,7 +347,8 @@ def _j_at(y: np.ndarray, s: np.ndarray, t: float) -> float:
 
 @exercise("4.7", "a threshold chosen on validation data (Youden's J)",
           "threshold maximises Youden's J on validation data, is unmoved by the test set; test balanced "
-          "accuracy and confusion matrix match scikit-learn")
+          "accuracy and confusion matrix match scikit-learn", float32=False)  # a float32 threshold moves
+# past float64 scores equal to it (s ≥ t flips), so the threshold must stay in the scores' float64
 def ex_4_7(threshold_report) -> None:
     from sklearn.metrics import balanced_accuracy_score, confusion_matrix
 
@@ -355,6 +356,10 @@ def ex_4_7(threshold_report) -> None:
         rng = np.random.default_rng(seed)
         y_val, s_val = _scores(rng, n_val, share, 1.2)
         y_test, s_test = _scores(rng, n_test, share, 1.2)
+        from sklearn.metrics import roc_curve
+
+        fpr, tpr, thresholds = roc_curve(y_val, s_val)
+        s_test[:2] = thresholds[np.argmax(tpr - fpr)]  # test scores AT the threshold: predicted positive
         out = unpack(call(threshold_report, y_val, s_val, y_test, s_test, name="threshold_report"),
                      "threshold_report", ["threshold", "balanced_accuracy", "confusion"])
         t_arr = as_array(out[0], "threshold")
@@ -388,9 +393,12 @@ def ex_4_7(threshold_report) -> None:
         cm = confusion_matrix(y_test, pred, labels=[0, 1])
         bal = balanced_accuracy_score(y_test, pred)
         acc = float(np.mean(pred == y_test))
+        strict = (s_test > t).astype(int)
+        at_t = "a test score equal to the threshold is predicted positive (score ≥ threshold, not >)."
         assert_close(out[1], bal, f"test balanced accuracy {label}", rtol=1e-9, atol=1e-12, hints=[
             (acc, "this is plain accuracy; balanced accuracy is the mean of the per-class recalls (TPR + TNR) / 2."),
-            (1 - bal, "this is one minus the balanced accuracy.")])
+            (1 - bal, "this is one minus the balanced accuracy."),
+            (balanced_accuracy_score(y_test, strict), at_t)])
         counts = as_array(out[2], f"test confusion matrix {label}", (2, 2), allow_int=True)
         require(np.all(counts == np.round(counts)), f"the test confusion matrix {label} should hold counts "
                                                     "(whole numbers), not rates.")
@@ -398,7 +406,8 @@ def ex_4_7(threshold_report) -> None:
             (cm.T, "the confusion matrix is transposed: rows are the TRUE classes, columns the predictions "
                    "(scikit-learn's layout [[TN, FP], [FN, TP]])."),
             (cm[::-1, ::-1], "classes in the wrong order: row/column 0 is class 0 (negative), "
-                             "so the layout is [[TN, FP], [FN, TP]].")])
+                             "so the layout is [[TN, FP], [FN, TP]]."),
+            (confusion_matrix(y_test, strict, labels=[0, 1]), at_t)])
 
 
 # --------------------------------------------------------------------------- 4.8 data-parallel gradient
