@@ -730,11 +730,6 @@ def _w_adamax_eps_in_max(p, g, s, t, learning_rate, beta_1, beta_2, epsilon):
     return p - learning_rate * s["m"] / ((1 - beta_1**t) * u)
 
 
-def _w_adamax_eps_corrected(p, g, s, t, learning_rate, beta_1, beta_2, epsilon):
-    s["m"] = beta_1 * s.get("m", 0.0) + (1 - beta_1) * g
-    u = _adamax_u(s, g, beta_2)
-    return p - learning_rate * (s["m"] / (1 - beta_1**t) + epsilon) / (u + epsilon)
-
 
 @exercise("3.10", "Adamax", "Adamax (u = max(β₂u, |g|)) matches the helpers kernel / keras Adamax for 8 steps")
 def ex_3_10(adamax_step) -> None:
