@@ -383,6 +383,8 @@ WRONG = {
         (embedding_random, r"does not return the given vectors"),
         (embedding_transposed, r"transposed"),
         (lambda E: E, r"keras.layers.Embedding"),
+        (lambda E: embedding_from_vectors(np.vstack([np.zeros((1, E.shape[1]), E.dtype), E])),  # a padding row 0
+         r"maps 31 ids"),
     ],
 }
 
