@@ -28,6 +28,7 @@ import tensorflow as tf
 __all__ = [
     "conv2d_forward",
     "conv2d_grads",
+    "conv2d_value_and_grads",
     "conv2d_input_grad",
     "conv2d_kernel_grad",
     "max_pool_forward",
@@ -69,12 +70,15 @@ def _conv(x, kernel, bias, strides, padding):
 _conv_fwd = tf.function(_conv, jit_compile=JIT_COMPILE, autograph=False)
 
 
-@tf.function(jit_compile=JIT_COMPILE, autograph=False)
-def _conv_bwd(x, kernel, bias, dy, strides, padding):
+def _conv_value_and_vjp(x, kernel, bias, dy, strides, padding):
     with tf.GradientTape() as tape:
         tape.watch([x, kernel, bias])
         y = _conv(x, kernel, bias, strides, padding)
-    return tape.gradient(y, [x, kernel, bias], output_gradients=dy)
+    return y, tape.gradient(y, [x, kernel, bias], output_gradients=dy)
+
+
+_conv_bwd = tf.function(lambda *a: _conv_value_and_vjp(*a)[1], jit_compile=JIT_COMPILE, autograph=False)
+_conv_fwd_bwd = tf.function(_conv_value_and_vjp, jit_compile=JIT_COMPILE, autograph=False)
 
 
 def conv2d_forward(x: TensorLike, kernel: TensorLike, bias: TensorLike | None = None,
@@ -92,6 +96,15 @@ def conv2d_grads(x: TensorLike, kernel: TensorLike, bias: TensorLike, dy: Tensor
     x, kernel, bias, dy = _to_tensors(x, kernel, bias, dy)
     grads = _conv_bwd(x, kernel, bias, dy, _strides(strides), _padding(padding))
     return dict(zip(("x", "kernel", "bias"), grads))
+
+
+def conv2d_value_and_grads(x: TensorLike, kernel: TensorLike, bias: TensorLike, dy: TensorLike,
+                           strides: int | tuple[int, int] = 1,
+                           padding: str = "valid") -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """(y, grads): the forward output and ``conv2d_grads`` from one pass (what training does)."""
+    x, kernel, bias, dy = _to_tensors(x, kernel, bias, dy)
+    y, grads = _conv_fwd_bwd(x, kernel, bias, dy, _strides(strides), _padding(padding))
+    return y, dict(zip(("x", "kernel", "bias"), grads))
 
 
 def conv2d_input_grad(dy: TensorLike, kernel: TensorLike, input_shape: tuple[int, ...],
