@@ -262,9 +262,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if res["agree"] else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 # =========================================================================== conv2d benchmark
 #   python -m helpers.bench conv --batch 32 --size 32 --c-in 32 --c-out 64 --kernel 3
@@ -406,3 +403,7 @@ def conv_main(argv: list[str] | None = None) -> int:
     shape = f"batch {a.batch}, {a.size}x{a.size}x{a.c_in} -> {a.c_out} channels, kernel {a.kernel}x{a.kernel}"
     print(format_conv_report(res, shape, conv_flops(a.batch, a.size, a.c_in, a.c_out, a.kernel)))
     return 0 if res["agree"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

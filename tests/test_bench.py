@@ -74,3 +74,15 @@ def test_numpy_reference_conv_is_right():
     loss = lambda: float(np.sum(forward() * d["dy"]))
     for k in ("x", "kernel", "bias"):
         assert relative_error(ours[k], numerical_gradient(loss, d[k])) < 1e-6, k
+
+
+def test_bench_conv_runs_as_a_module():
+    """`python -m helpers.bench conv` dispatches (the subcommand is defined before it runs)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "helpers.bench", "conv", "--batch", "1", "--size", "5",
+                           "--c-in", "1", "--c-out", "2", "--repeats", "1", "--warmup", "1"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Conv2D forward + backward" in proc.stdout
