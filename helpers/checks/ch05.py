@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from helpers.checks import as_array, assert_close, call, exercise, fail, random_inputs, require, unpack
+from helpers.checks import assert_close, call, exercise, fail, random_inputs, require, unpack
 
 
 # --------------------------------------------------------------------------- integer answers
@@ -81,7 +81,7 @@ def _keras_output_size(n: int, k: int, stride: int, padding: Any) -> int:
     return int(_keras_size_layer(k, stride, "valid").compute_output_shape(shape)[1])
 
 
-def _pad(padding: Any, k: int) -> int:
+def _pad(padding: Any) -> int:
     return 0 if padding == "valid" else padding
 
 
@@ -99,7 +99,7 @@ def _size_rule(kind: str) -> Callable[[int, int, int, Any], int]:
             if kind == "same_as_valid":
                 return (n - k) // s + 1
             return -(-n // s)
-        pad = _pad(p, k)
+        pad = _pad(p)
         if kind == "ceil":
             return -(-(n + 2 * pad - k) // s) + 1
         if kind == "no_plus_one":
