@@ -522,7 +522,12 @@ ACCEPT = {
     "5.8": [multiplies_layers, multiplies_float],
 }
 
-EQUIVALENT: dict = {}
+EQUIVALENT = {
+    "5.4": {"L2 Sign flipped (x→−x): np.zeros((k_h, k_w, x.shape[-1], dy.shape[-1]))":
+            "−0.0 is 0.0: every entry of the array is overwritten anyway (dW[p, q] = ...)"},
+    "5.7": {"L1 Sign flipped (x→−x): np.zeros_like(x)":
+            "−0.0 + v == v: the gradient accumulates into negative zeros, the same numbers"},
+}
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
 test_accepted_answer_passes = accept_tests(ACCEPT)
