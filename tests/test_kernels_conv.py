@@ -158,3 +158,12 @@ def test_max_pool_strides_default_to_pool_size():
     x = np.arange(2 * 8 * 8 * 1, dtype=np.float64).reshape(2, 8, 8, 1)
     assert conv.max_pool_forward(x, 2).shape == (2, 4, 4, 1)
     assert conv.max_pool_forward(x, 2, 1).shape == (2, 7, 7, 1)
+
+
+def test_value_and_grads_is_forward_plus_grads():
+    x, kernel, bias = problem(6, 5, 3, 2, seed=8)
+    dy = np.random.default_rng(9).normal(size=(2, 4, 4, 4))
+    y, grads = conv.conv2d_value_and_grads(x, kernel, bias, dy)
+    np.testing.assert_allclose(y.numpy(), conv.conv2d_forward(x, kernel, bias).numpy(), rtol=1e-12)
+    for name, g in conv.conv2d_grads(x, kernel, bias, dy).items():
+        np.testing.assert_allclose(grads[name].numpy(), g.numpy(), rtol=1e-12)
