@@ -230,6 +230,41 @@ def optimizer_paths(
     return fig
 
 
+def roc_and_confusion(
+    fpr: np.ndarray,
+    tpr: np.ndarray,
+    point: tuple[float, float],
+    confusion: np.ndarray,
+    *,
+    auc: float | None = None,
+    title: str = "",
+    class_names: Sequence[str] = ("negative", "positive"),
+):
+    """A ROC curve with one operating point marked (and the chance diagonal), next to the
+    confusion matrix at that point (rows: true class, columns: prediction)."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    left.plot(fpr, tpr, label="ROC" + (f" (AUC = {auc:.3f})" if auc is not None else ""))
+    left.plot([0, 1], [0, 1], linestyle=":", color="gray", label="chance")
+    left.plot([point[0]], [point[1]], "o", color="C3", label="threshold")
+    left.vlines(point[0], point[0], point[1], color="C3", linestyle="--", label="Youden's J = TPR − FPR")
+    left.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02))
+    left.legend(loc="lower right", fontsize=8)
+    confusion = np.asarray(confusion)
+    right.imshow(confusion, cmap="Blues")
+    right.grid(False)
+    for (i, j), count in np.ndenumerate(confusion):
+        right.text(j, i, str(int(count)), ha="center", va="center",
+                   color="white" if count > confusion.max() / 2 else "black")
+    right.set(xticks=[0, 1], yticks=[0, 1], xticklabels=[f"pred. {c}" for c in class_names],
+              yticklabels=[f"true {c}" for c in class_names])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def conv_feature_maps(
     image: np.ndarray,
     maps: np.ndarray,
