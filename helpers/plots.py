@@ -263,3 +263,36 @@ def roc_and_confusion(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def conv_feature_maps(
+    image: np.ndarray,
+    maps: np.ndarray,
+    *,
+    columns: int = 8,
+    title: str | None = None,
+    size: float = 1.2,
+):
+    """An input image [h, w] next to its feature maps [k, h', w'] (one panel per channel,
+    each on its own colour scale)."""
+    import matplotlib.pyplot as plt
+
+    maps = np.asarray(maps)
+    if maps.ndim != 3 or len(maps) == 0:
+        raise ValueError("maps must have shape [channels, height, width]")
+    columns = max(1, min(columns, len(maps)))
+    rows = int(np.ceil(len(maps) / columns))
+    fig, axes = plt.subplots(rows, columns + 1, figsize=(size * (columns + 1), size * rows + (0.4 if title else 0)),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    axes[0, 0].imshow(np.asarray(image), cmap="gray")
+    axes[0, 0].set_title("input", fontsize=8)
+    for k, feature in enumerate(maps):
+        ax = axes[k // columns, 1 + k % columns]
+        ax.imshow(feature, cmap="magma")
+        ax.set_title(f"map {k}", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
