@@ -303,8 +303,8 @@ EQUIVALENT = {
         "L1 Call dropped: tf.constant(y)": "TF operations accept the NumPy array directly",
         "L14 Call dropped: float(w.numpy())": "returning the NumPy scalar instead of a Python float is allowed",
         "L14 Call dropped: float(b.numpy())": "returning the NumPy scalar instead of a Python float is allowed",
-        "L2 Constant 0.0→1.0: 0.0": "another starting point of a convex problem: gradient descent reaches the same minimum",
-        "L2 Constant 0.0→1.0: 0.0 #2": "another starting point of a convex problem: gradient descent reaches the same minimum",
+        "L2 Constant 0.0→1.0: tf.Variable(0.0)": "another starting point of a convex problem: gradient descent reaches the same minimum",
+        "L2 Constant 0.0→1.0: tf.Variable(0.0) #2": "another starting point of a convex problem: gradient descent reaches the same minimum",
         "L8 Operands swapped: w * x + b - y": "the residual is squared: (y − ŷ)² = (ŷ − y)²",
     },
 }

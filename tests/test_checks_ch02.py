@@ -415,7 +415,7 @@ EQUIVALENT = {
     "2.1": {
         "L2 Compare Gt→GtE: x > 0": "ELU's two branches agree at x = 0 (both give 0)",
         "L3 Compare Gt→GtE: x > 0": "the derivative at x = 0 exactly: " + _KINK,
-        "L1 Constant 0.0→1.0: 0.0": "the clamp only keeps expm1 from overflowing on the branch np.where discards: "
+        "L1 Constant 0.0→1.0: np.minimum(x, 0.0)": "the clamp only keeps expm1 from overflowing on the branch np.where discards: "
                                      "min(x, 1) does that as well as min(x, 0)",
     },
     "2.5": {"L5 Compare Gt→GtE: Z1 > 0": "ReLU's derivative at Z1 = 0 exactly: " + _KINK},
