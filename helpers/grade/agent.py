@@ -51,7 +51,7 @@ class Agent:
         kind = "fn" if callable(value) else "obj"
         return {"$": "h", "id": len(self.handles), "kind": kind,
                 "name": str(getattr(value, "__name__", "") or type(value).__name__)[:100],
-                "type": type(value).__name__[:100]}
+                "type": type(value).__name__[:100], "doc": _doc(value)}
 
     def encoder(self, table: list[Any] | None = None) -> wire.Encoder:
         ids = {id(v): k for k, v in enumerate(table or [])}
@@ -204,6 +204,14 @@ def rebuild_keras(config: Any, weights: list[np.ndarray]) -> Any:
     if weights:
         obj.set_weights(weights)
     return obj
+
+
+def _doc(value: Any) -> str | None:
+    try:
+        doc = getattr(value, "__doc__", None)
+    except BaseException:  # noqa: BLE001 - a hostile property
+        return None
+    return doc[:10_000] if isinstance(doc, str) else None
 
 
 def describe(error: BaseException) -> dict:

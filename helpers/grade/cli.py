@@ -77,7 +77,7 @@ def grade(submissions: Path, out: Path, opts: Options, *, jobs: int = 1, student
 
     pending = []
     for n, entry in enumerate(entries):
-        bar.set_postfix_str(entry.name[-60:], refresh=False)
+        bar.set_postfix_str(entry.name[-60:], refresh=True)
         data, error = None, entry.error
         try:
             if not error:

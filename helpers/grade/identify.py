@@ -1,9 +1,10 @@
 """Stage 2: who submitted which chapter, and the merged notebook that will run.
 
-Student (one rule, README "Grading submissions"): a file inside a folder belongs to the
-**top-level folder** under SUBMISSIONS (``carl/ivy__00_x.ipynb`` is carl's; the disagreeing file
-name is noted); a file at the top level belongs to the part of its name before ``__``
-(``alice__00_x.ipynb``), else to its name. ``--student`` overrides. Names are NFC-normalised.
+Student (one rule, README "Grading submissions"): a file inside a folder belongs to **the folder
+that holds it** (``course/carl/ivy__00_x.ipynb`` is carl's, and the disagreeing file name is
+noted: a student chooses a file name, the course's upload system makes the folders); a file at
+the top level belongs to the part of its name before ``__`` (``alice__00_x.ipynb``), else to its
+name. ``--student`` overrides. Names are NFC-normalised.
 
 Chapter: from the notebook's cells (ids ``ex-N-M-answer`` / ``ex-N-M-check``, metadata
 ``exercise``, ``check.ex_N_M(...)`` calls), else the ``NN_`` prefix of the file name; ``--chapter``
@@ -63,7 +64,7 @@ def student_of(name: str) -> tuple[str, str]:
     path = PurePosixPath(name)
     prefix = path.name.split("__", 1)[0].strip() if "__" in path.name else ""
     if len(path.parts) > 1:
-        folder = unicodedata.normalize("NFC", path.parts[0].strip())
+        folder = unicodedata.normalize("NFC", path.parent.name.strip())
         note = ""
         if prefix and unicodedata.normalize("NFC", prefix) != folder:
             note = f"the file name says {prefix!r} but the file is in folder {folder!r}: graded as {folder!r} (the folder decides)"

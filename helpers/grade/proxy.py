@@ -191,7 +191,11 @@ class Session:
                 if not isinstance(handle, int):
                     raise wire.WireError("bad handle")
                 kind = RemoteFunction if node.get("kind") == "fn" else RemoteObject
-                return kind(self, handle, str(node.get("name", ""))[:100], str(node.get("type", ""))[:100])
+                proxy = kind(self, handle, str(node.get("name", ""))[:100], str(node.get("type", ""))[:100])
+                if kind is RemoteFunction:
+                    doc = node.get("doc")
+                    proxy.__doc__ = doc[:10_000] if isinstance(doc, str) else None
+                return proxy
             if tag == "r":
                 index = node.get("i")
                 if table is None or not isinstance(index, int) or not 0 <= index < len(table):

@@ -107,7 +107,9 @@ class Encoder:
         return node
 
     def array(self, a: np.ndarray) -> dict:
-        a = np.ascontiguousarray(a)
+        a = np.asarray(a)
+        if not a.flags.c_contiguous:
+            a = a.copy(order="C")
         if a.dtype.kind not in ALLOWED_KINDS:
             raise WireError(f"an array of dtype {a.dtype} cannot be sent")
         self.blobs.append(a.tobytes())
@@ -121,6 +123,10 @@ class Encoder:
             node = self.special(value)
             if node is not None:
                 return node
+        if isinstance(value, np.ndarray):
+            return self.array(value)
+        if isinstance(value, np.generic):
+            return {"$": "s", "a": self.array(np.asarray(value))}
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, int):
@@ -132,10 +138,6 @@ class Encoder:
         if isinstance(value, bytes):
             self.blobs.append(bytes(value))
             return {"$": "by", "b": len(self.blobs) - 1}
-        if isinstance(value, np.ndarray):
-            return self.array(value)
-        if isinstance(value, np.generic):
-            return {"$": "s", "a": self.array(np.asarray(value))}
         if isinstance(value, tuple):
             return {"$": "t", "v": [self(v, depth + 1) for v in value]}
         if isinstance(value, list):
