@@ -32,14 +32,14 @@ STUDENT = json.loads((ROOT / "notebooks" / "00_orientation.ipynb").read_text(enc
 REF = {c.id: c.source for c in SOLUTION.cells if c.id.startswith("ex-")}
 LINE_01 = "".join(o["text"] for o in next(c for c in SOLUTION.cells if c.id == "ex-0-1-check").outputs).strip()
 LINE_02 = "".join(o["text"] for o in next(c for c in SOLUTION.cells if c.id == "ex-0-2-check").outputs).strip()
-REF01 = REF["ex-0-1-answer"].replace("### BEGIN SOLUTION\n", "").replace("### END SOLUTION", "")
-REF02 = REF["ex-0-2-answer"].replace("### BEGIN SOLUTION\n", "").replace("### END SOLUTION", "")
+REF01 = REF["ex-0-1-answer"] + "\n"
+REF02 = REF["ex-0-2-answer"] + "\n"
 WRONG01 = "\ndef softmax(z):\n    return z\n"
 NO_DOCSTRING = ("\ndef log_softmax(z):\n    s = z - np.max(z, axis=-1, keepdims=True)\n"
                 "    return s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True))\n")
 HIDDEN = ('\n### BEGIN HIDDEN TESTS\nassert log_softmax.__doc__, "hidden test: log_softmax lost its docstring"\n'
           "assert np.allclose(log_softmax(np.array([0.0, 0.0])), np.log([0.5, 0.5]))\n### END HIDDEN TESTS")
-CELL_TIMEOUT = 8
+CELL_TIMEOUT = 15  # generous: the machine running the tests may be loaded
 MARKER = "dld-attack-daemon-7f3a"
 SECRET = "DLD_GRADER_SECRET_5c1e"
 
@@ -127,7 +127,7 @@ def attacks(base: Path, port: int) -> dict[str, tuple[dict[str, str], tuple[int,
                                      "def softmax(z):\n    return np.zeros_like(z)\n",
                                  a2: "def log_softmax(z):\n    return np.zeros_like(z)\n"}, (0, 0)),
         "a_print_success": ({a1: WRONG01 + f"print({LINE_01!r})\n", a2: f"print({LINE_02!r})\n"}, (0, 0)),
-        "a_script_false": ({a1: REF01 + NO_DOCSTRING, a2: "%%script false\nraise SystemExit\n"}, (1, 0)),
+        "a_script_false": ({a1: REF01 + NO_DOCSTRING, a2: "%%script true\nraise SystemExit\n"}, (1, 0)),
         "a_evil_result": ({a1: "class Evil:\n    def __array__(self, *a, **k):\n        import os; os._exit(3)\n"
                                "    def __eq__(self, other):\n        return True\n"
                                "def softmax(z):\n    return Evil()\n", a2: REF02}, (0, 1)),
@@ -142,7 +142,7 @@ def attacks(base: Path, port: int) -> dict[str, tuple[dict[str, str], tuple[int,
                                  "        open(t, 'a').write(payload)\n    except OSError:\n        pass\n" + WRONG01},
                             (0, 0)),
         "a_daemon": ({a1: "import subprocess, sys\n"
-                          f"code = 'import os, time, signal\\n# {MARKER}\\ntime.sleep(20)\\nos.kill(-1, signal.SIGKILL)'\n"
+                          f"code = 'import os, time, signal\\n# {MARKER}\\ntime.sleep(150)\\nwhile True:\\n    os.kill(-1, signal.SIGKILL)\\n    time.sleep(0.2)'\n"
                           "subprocess.Popen(['setsid', sys.executable, '-c', code, " + repr(MARKER) + "],\n"
                           "                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
                           + REF01, a2: REF02}, (1, 1)),
@@ -166,8 +166,9 @@ def attacks(base: Path, port: int) -> dict[str, tuple[dict[str, str], tuple[int,
                              "            time.sleep(30)\n            os._exit(0)\n    except OSError:\n        break\n" + REF01,
                          a2: REF02}, (1, 1)),
         # whole run lost to one file (the attacker's own marks only)
+        # kill(-1) spares the caller and the grader is out of reach: the answer cell fails, nothing else
         "a_kill_all": ({a1: REF01 + "import os, signal\nos.kill(-1, signal.SIGKILL)\nos.kill(os.getppid(), signal.SIGKILL)\n",
-                        a2: REF02}, (0, 0)),
+                        a2: REF02}, (0, 1)),
         "a_exit": ({a1: REF01, a2: "import os\nos._exit(1)\n"}, (1, 0)),
         "a_loop_ignores_interrupt": ({a1: "while True:\n    pass\n",
                                       a2: "import signal\ndef log_softmax(z):\n"
@@ -201,7 +202,8 @@ def attack_run(tmp_path_factory):
     protected = {p: p.read_bytes() for p in (ROOT / "helpers" / "checks").glob("*.py")}
     os.environ[SECRET] = SECRET
     try:
-        opts = run.Options(cell_timeout=CELL_TIMEOUT, notebook_timeout=120, solutions=light_solutions(base / "solutions"))
+        opts = run.Options(cell_timeout=CELL_TIMEOUT, notebook_timeout=120, solutions=light_solutions(base / "solutions"),
+                           limits=grade.Limits(processes=64))
         results, _ = grade.grade(subs, base / "out", opts, jobs=2, progress=False)
     finally:
         os.environ.pop(SECRET, None)
@@ -227,7 +229,7 @@ def test_attack_reasons(attack_run):
 
     assert "hidden test failed" in reason("a_script_false", "0.2") and "docstring" in reason("a_script_false", "0.2")
     assert "not answered yet" in reason("zz_stub", "0.1")
-    assert "did not return" in reason("a_loop_ignores_interrupt", "0.2") or "sandbox" in reason("a_loop_ignores_interrupt", "0.2")
+    assert "hidden test failed" in reason("a_loop_ignores_interrupt", "0.2")
     assert "answer cell timed out" in reason("a_loop_ignores_interrupt", "0.1")
     assert "MemoryError" in reason("a_memory", "0.1")
     assert "sandbox stopped" in reason("a_exit", "0.2")
@@ -461,7 +463,7 @@ def test_unreadable_files_progress_exit_code_shards_and_merge(tmp_path, capsys):
     assert "/7" in err and "ivan__notes.txt" in err  # counts all files from the start, names the current one
     full = read_csv(tmp_path / "all" / "grades.csv")
     assert "not a notebook" in full["ivan"]["notes"] and "malformed JSON" in full["s0"]["notes"]
-    assert ".DS_Store" in (tmp_path / "all" / "report.md").read_text(encoding="utf-8")
+    assert report.md(".DS_Store: skipped: macOS metadata") in (tmp_path / "all" / "report.md").read_text(encoding="utf-8")
     for i in range(2):
         grade.main([str(subs), "--out", str(tmp_path / f"shard{i}"), "--shard", f"{i}/2", "--solutions", light,
                     "--no-progress", "--unsafe"])

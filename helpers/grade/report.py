@@ -31,7 +31,7 @@ def _cell(text: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()!|~])")
 
 
 def md(text: Any, limit: int = 1500) -> str:

@@ -234,6 +234,14 @@ def not_graded(job: Job, why: str, grader_error: bool = False) -> dict:
     return result
 
 
+def _preload() -> None:
+    """Import the checks and TensorFlow now, so the first check's time limit is not spent on it."""
+    import helpers
+    from helpers import checks  # noqa: F401
+
+    helpers.tensorflow()
+
+
 def grade_job(job: Job, opts: Options) -> dict:
     """Run one merged submission and return its result (called in a worker process)."""
     if job.error or job.notebook is None:
@@ -243,6 +251,7 @@ def grade_job(job: Job, opts: Options) -> dict:
     if problem:
         runner.close()
         return not_graded(job, problem, grader_error=True)
+    _preload()
     checks = {ex["check"]: ex for ex in job.exercises}
     answers = {cid: ex for ex in job.exercises for cid in ex["answers"]}
     result = empty_result(job)
