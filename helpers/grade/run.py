@@ -275,6 +275,13 @@ def grade_job(job: Job, opts: Options) -> dict:
                 result["notes"].append(f"cell {cid}: {what}: {run.get('evalue', '')[:200]}".rstrip(": "))
     finally:
         dead = runner.session.dead if runner.session else ""
+        if not dead:
+            try:
+                reply, _ = runner.session.request({"op": "usage"}, timeout=5)
+                if isinstance(reply.get("cpu_s"), (int, float)):
+                    result["sandbox_cpu_s"] = round(float(reply["cpu_s"]), 2)
+            except (SandboxStopped, TimedOut):
+                pass
         runner.close()
     if dead and dead != "finished":
         result["notes"].append(f"sandbox: {dead}")

@@ -213,7 +213,11 @@ class Sandbox:
                 os.close(fd)
             except OSError:
                 pass
-        if self.proc.poll() is None:
+        try:  # the agent exits when its channel closes; then bwrap, and the PID namespace with it
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.proc.poll() is None or self.unsafe:
             try:
                 if self.unsafe:
                     os.killpg(self.proc.pid, signal.SIGKILL)
