@@ -215,7 +215,8 @@ def attack_run(tmp_path_factory):
 def test_every_attack_gets_exactly_its_honest_marks(attack_run):
     base, cases, results, _ = attack_run
     got = {s: tuple(e["points"] for e in results[s]["exercises"]) for s in cases}
-    assert got == {s: expected for s, (_, expected) in cases.items()}
+    expected = {s: points for s, (_, points) in cases.items()}
+    assert got == expected, {s: [e["reason"] for e in results[s]["exercises"]] for s in got if got[s] != expected[s]}
     rows = read_csv(base / "out" / "grades.csv")
     assert rows["zz_honest"]["total"] == "2" and rows["zz_stub"]["total"] == "0" and rows["a_allclose"]["total"] == "1"
 

@@ -10,8 +10,10 @@ What the sandbox gets (see README, "Grading submissions"):
   ``data/`` of the course. ``solutions/``, the output folder (gradebook, journal), the
   submissions and everything else on the machine are not mounted at all;
 * limits (``prlimit``): address space, processes, file size, open files, CPU time;
-* when the grader runs as root, the sandbox runs as ``nobody`` (65534) with no capabilities,
-  so the process limit applies; otherwise as the grader's own user in a user namespace.
+* when the grader runs as root, each sandbox runs as a fresh unprivileged uid of its own (from
+  200000 up) with no capabilities, so the process limit applies and counts only that sandbox;
+  otherwise as the grader's own user in a user namespace (then sandboxes running side by side
+  and your own processes share that user's process count).
 
 ``--unsafe`` (no bwrap on this machine) runs the agent as a plain child process with a clean
 environment and a temporary HOME: the checks still run in the grader, but nothing else is
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-NOBODY = 65534
+FIRST_UID, UID_RANGE = 200_000, 1_000_000  # sandbox uids when the grader runs as root (no passwd entry needed)
 HOME = "/home/student"
 WORK = "/home/student/work"
 
@@ -123,10 +126,12 @@ def bwrap_command(agent_fds: tuple[int, int], info_fd: int, limits: Limits, hide
            "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONDONTWRITEBYTECODE": "1", "CUDA_VISIBLE_DEVICES": ""}
     for key, value in env.items():
         cmd += ["--setenv", key, value]
-    uid = NOBODY if root else os.getuid()
-    if root:  # bwrap as root: become nobody with no capabilities (so the process limit holds)
-        cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "setpriv", f"--reuid={NOBODY}",
-                f"--regid={NOBODY}", "--clear-groups", "--bounding-set=-all", "--inh-caps=-all", "--"]
+    # bwrap as root: become a fresh unprivileged uid of its own, with no capabilities, so the process
+    # limit holds and counts this sandbox's processes only (not those of sandboxes running beside it)
+    uid = FIRST_UID + secrets.randbelow(UID_RANGE) if root else os.getuid()
+    if root:
+        cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "setpriv", f"--reuid={uid}",
+                f"--regid={uid}", "--clear-groups", "--bounding-set=-all", "--inh-caps=-all", "--"]
     else:
         cmd[1:1] = ["--unshare-user"]
     nproc = _process_count(uid) + limits.processes
