@@ -15,7 +15,9 @@ import argparse
 import hashlib
 import json
 import re
+import signal
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -197,6 +199,19 @@ def main(argv: list[str] | None = None) -> int:
     limits = Limits(memory_bytes=int(args.memory * 1024**3))
     opts = Options(args.timeout, args.notebook_timeout, args.trusted_timeout, args.max_output,
                    args.solutions.resolve(), args.save_notebooks, args.unsafe, limits)
+
+    def stop(signum: int, frame: object) -> None:  # SIGTERM (kill, Slurm, Kubernetes): write what is done
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
+    try:
+        return _run(args, opts)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace, opts: Options) -> int:
     try:
         results, skipped = grade(args.submissions, args.out, opts, jobs=max(1, args.jobs), student=args.student,
                                  chapter=args.chapter, use_cache=not args.no_cache, progress=not args.no_progress,
