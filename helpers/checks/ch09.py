@@ -41,6 +41,9 @@ def _pipeline(text: str, *, lower: bool = True, stop: bool = True, stem: str = "
 
 @exercise("9.1", "a preprocessing pipeline", "tokens lower-cased, stop words removed, Porter stems as specified")
 def ex_9_1(preprocess) -> None:
+    # Import NLTK and scikit-learn here, outside the time limit: their first import can take longer
+    # than the limit on a busy machine, and an import interrupted by it leaves NLTK half-loaded.
+    _pipeline("")
     for text in _TEXTS:
         out = call(preprocess, text, name="preprocess")
         if out is None:
