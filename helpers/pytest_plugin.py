@@ -115,14 +115,26 @@ def _notebook_of(report) -> str | None:
     path = report.nodeid.split("::")[0]
     if path.endswith(".ipynb"):
         return path
-    marker = "notebook="  # tests parametrised per notebook report under the notebook's name
-    if marker in report.nodeid:
-        return "notebooks/" + report.nodeid.split(marker, 1)[1].split("]")[0] + ".ipynb (student run)"
+    # tests parametrised per notebook report under the notebook's name
+    for marker, label in (("notebook=", "notebooks/{}.ipynb (student run)"), ("browser=", "notebooks/{}.ipynb (browser)"),
+                          ("browser-solution=", "solutions/{}.ipynb (browser)")):
+        if f"[{marker}" in report.nodeid:
+            return label.format(report.nodeid.split(f"[{marker}", 1)[1].split("]")[0])
     return None
 
 
+_skipped_browser: list[str] = []
+_skipped: set[str] = set()
+
+
 def pytest_runtest_logreport(report) -> None:
+    if report.skipped:
+        _skipped.add(report.nodeid)
+        if "test_browser.py" in report.nodeid and isinstance(report.longrepr, tuple):
+            _skipped_browser[:] = [str(report.longrepr[2]).removeprefix("Skipped: ")]
     notebook = _notebook_of(report)
+    if report.nodeid in _skipped:
+        return
     if notebook is None:
         return
     _durations[notebook] += report.duration
@@ -133,6 +145,8 @@ def pytest_runtest_logreport(report) -> None:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    if _skipped_browser:  # one line saying how to enable it, even without -rs
+        terminalreporter.write_line(_skipped_browser[0])
     if not _durations:
         return
     write = terminalreporter.write_line
