@@ -156,7 +156,7 @@ KERNEL_IDLE = """() => { const w = window.jupyterapp.shell.currentWidget;
   const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
   return !!k && k.status === 'idle' && w.context.path === %s; }"""
 ALL_RAN = """() => { const w = window.jupyterapp.shell.currentWidget; const k = w.sessionContext.session.kernel;
-  const cells = w.content.model.cells; let n = 0;
+  const cells = w.content.model.cells;
   for (let i = 0; i < cells.length; i++) { const c = cells.get(i);
     if (c.type === 'code' && (c.executionCount === null || c.executionState === 'running')) return false; }
   const prompts = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')];
@@ -225,8 +225,8 @@ def screenshot_cells(page, first: int, last: int, path: Path) -> None:
     top_cell.scroll_into_view_if_needed()
     top_cell.evaluate("e => e.scrollIntoView({block: 'start'})")
     top, bottom = top_cell.bounding_box(), bottom_cell.bounding_box()
-    height = min(bottom["y"] + bottom["height"] - top["y"], 880)
-    page.screenshot(path=str(path), clip={"x": top["x"], "y": top["y"], "width": top["width"], "height": height})
+    height = min(bottom["y"] + bottom["height"] - top["y"] + 12, 880)
+    page.screenshot(path=str(path), clip={"x": top["x"], "y": top["y"] - 4, "width": top["width"], "height": height})
 
 
 def drag_slider(page, name: str) -> list[str]:
