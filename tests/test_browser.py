@@ -225,7 +225,7 @@ def screenshot_cells(page, first: int, last: int, path: Path) -> None:
     top_cell.scroll_into_view_if_needed()
     top_cell.evaluate("e => e.scrollIntoView({block: 'start'})")
     top, bottom = top_cell.bounding_box(), bottom_cell.bounding_box()
-    height = min(bottom["y"] + bottom["height"] - top["y"] + 12, 880)
+    height = min(bottom["y"] + bottom["height"] - top["y"] + 28, 880)
     page.screenshot(path=str(path), clip={"x": top["x"], "y": top["y"] - 4, "width": top["width"], "height": height})
 
 
