@@ -11,12 +11,17 @@ Authoring conventions (solutions/ is what authors edit):
   (nbgrader's markers). In the student notebook that region becomes a stub raising
   ``NotImplementedError("Exercise N.M ...")``. Instructor-only asserts may sit between
   ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``; they are removed for students.
-* A **check cell** is one line ``check.ex_N_M(...)``. It gets the ``nbval-check-output`` tag and
-  keeps its reference output and execution count in the student notebook (nbval skips a cell
-  without an execution count, and the output is what nbval compares against).
+* A **check cell** is one line ``check.ex_N_M(...)``. It gets the ``nbval-check-output`` tag. In
+  the student notebook it has no output and no execution count (nothing looks done before it
+  is); two comment lines above the call show the ✓ line it will print, as "what you will see".
 * An answer cell belongs to the first check cell after it. Cells that use a student's answer
   and so cannot run before it is written are tagged ``uses-answer``.
 * Every other output is cleared in the student notebook.
+* In the student notebook, answer, check and ``uses-answer`` cells are also tagged
+  ``raises-exception``: JupyterLab then sends them with ``stop_on_error=False``, so one Run All
+  goes on past an unanswered exercise (ipykernel would otherwise abort the queued cells). Under
+  pytest, ``helpers.pytest_plugin`` still fails a check cell that raises, with its hint, and an
+  answer or ``uses-answer`` cell that raises anything but an exercise stub's NotImplementedError.
 
 Executing a solution fails the build if any cell raises or writes to stderr.
 """
@@ -40,7 +45,9 @@ NOTEBOOKS = ROOT / "notebooks"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 CHECK_TAG, ANSWER_TAG, USES_ANSWER_TAG = "nbval-check-output", "answer", "uses-answer"
-CHECK_CELL = re.compile(r"^\s*check\.ex_(\d+)_(\d+)\(.*\)\s*$", re.S)
+RAISES_TAG = "raises-exception"  # JupyterLab: keep Run All going after this cell raises
+EXPECT_HEADER = "# What you will see once your answer is right:"
+CHECK_CELL = re.compile(r"^(?:[ \t]*#[^\n]*\n)*\s*check\.ex_(\d+)_(\d+)\(.*\)\s*$", re.S)
 NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 CELL_TIMEOUT_S = 600
 
@@ -151,6 +158,13 @@ def stub(source: str, ex_id: str) -> str:
     return "\n".join(out)
 
 
+def expected_line(cell: dict) -> str:
+    """The ✓ line a check cell printed (its stored stdout), without the newline."""
+    return "".join(
+        o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stdout"
+    ).strip()
+
+
 def student_version(solution: dict, where: str = "notebook") -> dict:
     """The student notebook for a (normalized, executed) solution notebook."""
     nb = copy.deepcopy(solution)
@@ -159,17 +173,23 @@ def student_version(solution: dict, where: str = "notebook") -> dict:
         cell.get("metadata", {}).pop("execution", None)
         if cell["cell_type"] != "code":
             continue
+        tags = cell.get("metadata", {}).get("tags", [])
         if check_id(cell):
-            if cell.get("execution_count") is None or not cell.get("outputs"):
+            expected = expected_line(cell)
+            if cell.get("execution_count") is None or not expected.startswith("✓"):
                 raise BuildError(
-                    f"{where}: check cell {cell.get('id')} has no stored output; "
+                    f"{where}: check cell {cell.get('id')} has no stored ✓ output; "
                     "execute the solutions with `python -m helpers.build` first"
                 )
-            continue
-        if index in answers:
+            cell["source"] = "\n".join([EXPECT_HEADER, *(f"# {line}" for line in expected.splitlines()), cell["source"]])
+            _add_tag(cell, RAISES_TAG)
+        elif index in answers:
             cell["source"] = stub(cell["source"], answers[index])
+            _add_tag(cell, RAISES_TAG)
         elif BEGIN_HIDDEN in cell["source"]:
             cell["source"] = stub(cell["source"], "?")
+        if USES_ANSWER_TAG in tags:
+            _add_tag(cell, RAISES_TAG)
         cell["outputs"] = []
         cell["execution_count"] = None
     return nb

@@ -20,19 +20,29 @@ def _default(spec: Any) -> Any:
     return getattr(spec, "value", spec)
 
 
-def _widget(name: str, spec: Any):
+def label_width(names: Any) -> str:
+    """A CSS width that shows the longest of ``names`` whole as a widget label (ipywidgets cuts
+    labels at 80 px by default: "temperat…"). About 0.62 em per character of the UI font."""
+    longest = max((len(str(n)) for n in names), default=0)
+    return f"{0.62 * longest + 0.8:.1f}em"
+
+
+def _widget(name: str, spec: Any, width: str):
     import ipywidgets as w
 
+    style = {"description_width": width}
+    layout = w.Layout(width=f"calc({width} + 300px)")
     if isinstance(spec, tuple):
         low, high = spec[0], spec[1]
         step = spec[2] if len(spec) > 2 else None
         value = _default(spec)
         if all(isinstance(v, int) for v in (low, high)) and (step is None or isinstance(step, int)):
-            return w.IntSlider(value=value, min=low, max=high, step=step or 1, description=name, continuous_update=False)
+            return w.IntSlider(value=value, min=low, max=high, step=step or 1, description=name, continuous_update=False,
+                               style=style, layout=layout)
         return w.FloatSlider(value=value, min=low, max=high, step=step or (high - low) / 100, description=name,
-                             continuous_update=False)
+                             continuous_update=False, style=style, layout=layout)
     if isinstance(spec, (list, dict)):
-        return w.Dropdown(options=spec, description=name)
+        return w.Dropdown(options=spec, description=name, style=style, layout=layout)
     return spec  # already a widget, or a fixed value
 
 
@@ -68,6 +78,7 @@ def explore(draw: Callable[..., Any], **controls: Any):
         return None
     import ipywidgets
 
-    widget = ipywidgets.interactive(show, **{name: _widget(name, spec) for name, spec in controls.items()})
+    width = label_width(controls)
+    widget = ipywidgets.interactive(show, **{name: _widget(name, spec, width) for name, spec in controls.items()})
     display(widget)
     return None

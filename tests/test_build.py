@@ -47,21 +47,30 @@ def test_bad_structure_is_reported(cells, message):
         build.normalize(_nb(*cells))
 
 
-def test_student_version_keeps_check_output_and_clears_the_rest():
-    nb = build.normalize(_nb(new_code_cell("x = 1\nprint(x)"), new_code_cell(ANSWER), new_code_cell("check.ex_3_2(f)")))
+def test_student_version_earns_nothing_in_advance():
+    """No stored ✓ or execution count under a check: the ✓ line is shown as "what you will see";
+    answer, check and uses-answer cells are tagged raises-exception so Run All goes on."""
+    uses = new_code_cell("print(f(1))", metadata={"tags": ["uses-answer"]})
+    nb = build.normalize(_nb(new_code_cell("x = 1\nprint(x)"), new_code_cell(ANSWER), new_code_cell("check.ex_3_2(f)"), uses))
     for count, cell in enumerate(nb.cells, 1):
         cell["execution_count"] = count
         cell["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text=f"out {count}\n")]
+    nb.cells[2]["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text="✓ Exercise 3.2: f adds one\n")]
     student = build.student_version(nb)
-    plain, answer, check = student.cells
-    assert plain["outputs"] == [] and plain["execution_count"] is None
-    assert "NotImplementedError" in answer["source"] and answer["outputs"] == []
-    assert check["outputs"][0]["text"] == "out 3\n" and check["execution_count"] == 3
+    plain, answer, check, later = student.cells
+    for cell in student.cells:
+        assert cell["outputs"] == [] and cell["execution_count"] is None
+    assert "NotImplementedError" in answer["source"]
+    assert check["source"] == f"{build.EXPECT_HEADER}\n# ✓ Exercise 3.2: f adds one\ncheck.ex_3_2(f)"
+    assert build.check_id(check) == "3.2" and build.exercises(student)[0].check_cell == 2
+    assert [build.RAISES_TAG in c.metadata.get("tags", []) for c in student.cells] == [False, True, True, True]
+    assert build.RAISES_TAG not in str(nb)  # the solution itself is untouched
+    assert build.normalize(student) == student  # the comment lines do not hide the check cell
 
 
 def test_student_version_refuses_unexecuted_check():
     nb = build.normalize(_nb(new_code_cell(ANSWER), new_code_cell("check.ex_3_2(f)")))
-    with pytest.raises(build.BuildError, match="no stored output"):
+    with pytest.raises(build.BuildError, match="no stored ✓ output"):
         build.student_version(nb)
 
 

@@ -128,21 +128,19 @@ def _prefix(ex_id: str, message: str) -> str:
 
 def _short_traceback(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
     """IPython handler: a check's verdict is shown as its message alone, not as a traceback
-    through the checker's code. The cell still ends in an error (nbval and the grader see it)."""
-    stb = [f"\x1b[31m✗ {value}\x1b[0m"]
-    shell._showtraceback(etype, value, stb)
-    return stb
+    through the checker's code. The cell still ends in an error (nbval and the grader see it).
+    The display lives in :mod:`helpers.notebook`."""
+    from helpers import notebook
+
+    return notebook.short_traceback(shell, etype, value, tb, tb_offset)
 
 
 def install_short_tracebacks() -> None:
-    """Show ExerciseFailed / ExerciseNotAnswered as one red line in IPython and Jupyter."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is not None:
-        shell.set_custom_exc((ExerciseFailed, ExerciseNotAnswered), _short_traceback)
+    """Show ExerciseFailed / ExerciseNotAnswered as one red line in IPython and Jupyter, a cell
+    waiting for an unanswered exercise as one line, the student's warnings as one line each."""
+    from helpers import notebook
+
+    notebook.install()
 
 
 def get(ex_id: str) -> Exercise:
