@@ -1,54 +1,17 @@
-"""Mutation testing of the exercise checks: does each check reject small mistakes in the answer?
-
-    python -m helpers.mutants                       # every chapter, every mutant
-    python -m helpers.mutants --chapter 3 --exercise 3.9 --show-survivors
-    python -m helpers.mutants --sample 8 --seed 0   # a deterministic sample per exercise
-
-For every exercise, the reference answer (the code between ``### BEGIN SOLUTION`` and
-``### END SOLUTION`` in its answer cells in solutions/) is mutated automatically from its syntax
-tree: one small change per mutant (see OPERATORS). The solution notebook is replayed in-process in
-an IPython shell; at each exercise the reference check is run first (it must pass, else the
-exercise is reported as "cannot evaluate"), then for each mutant the mutated answer cell is run,
-the check cell is evaluated, and the original answer cell is run again to restore the state.
-
-A mutant is *killed* when the check fails, raises or times out; it *survives* when the check
-passes. A survivor is either a weakness of the check or an *equivalent* mutant (it computes the
-same thing, or something the exercise accepts); equivalents are recorded with a reason in
-``EQUIVALENT = {"3.9": {"<mutant id>": "reason"}}`` in tests/test_checks_chNN.py. A mutant whose
-cell does not compile is discarded. The command exits 1 when an exercise is below ``--floor`` of
-its non-equivalent mutants killed, has a survivor not recorded as equivalent, or cannot be
-evaluated.
-"""
+"""Mutants of a solution region, generated from its syntax tree: one small change each."""
 from __future__ import annotations
 
-import argparse
 import ast
-import contextlib
 import copy
 import hashlib
-import importlib.util
-import io
-import json
-import os
-import re
-import subprocess
-import sys
-import tempfile
-import threading
-import _thread
-import time
 import warnings
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-FLOAT32_REASON = "float32 cast; the exercise accepts float32 answers"
 
 
-# =========================================================================== mutants
 @dataclass(frozen=True)
 class Mutant:
     """One mutated answer cell. ``id`` is stable and readable, e.g. ``L3 BinOp Add→Sub: m + g``
@@ -87,10 +50,6 @@ def _int_value(expr: ast.AST | None) -> int | None:
     return None
 
 
-def _const(node: ast.AST) -> Callable[[ast.AST], ast.AST]:
-    return lambda _: copy.deepcopy(node)
-
-
 _OP_NAMES = {ast.Add: "Add", ast.Sub: "Sub", ast.Mult: "Mult", ast.Div: "Div", ast.MatMult: "MatMult"}
 _BINOP_SWAP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.MatMult: ast.Mult}
 
@@ -121,18 +80,6 @@ def op_drop_term(node: ast.AST, ctx: dict) -> Iterator[Variant]:
         yield "Factor dropped (right)", lambda n: n.left
         if isinstance(node.op, ast.Mult):
             yield "Factor dropped (left)", lambda n: n.right
-
-
-def _returned(node: ast.AST) -> list[ast.expr]:
-    """The values a statement returns or assigns, one per tuple element or dict value."""
-    value = node.value if isinstance(node, (ast.Return, ast.Assign, ast.AugAssign)) else None
-    if value is None:
-        return []
-    parts = value.elts if isinstance(value, ast.Tuple) else [value]
-    out: list[ast.expr] = []
-    for part in parts:
-        out.extend(part.values if isinstance(part, ast.Dict) else [part])
-    return out
 
 
 def op_sign(node: ast.AST, ctx: dict) -> Iterator[Variant]:
@@ -489,7 +436,10 @@ def generate(source: str, cell: int = 0) -> list[Mutant]:
                     continue
                 seen_code.add(code)
                 prefix = f"cell {cell + 1} " if cell else ""
-                base = f"{prefix}L{start - offset} {label}: {_snippet(source, node)}"
+                shown = node  # a lone constant or name is shown with the expression around it
+                if isinstance(node, (ast.Constant, ast.Name)) and isinstance(ctx["parents"].get(id(node)), ast.expr):
+                    shown = ctx["parents"][id(node)]
+                base = f"{prefix}L{start - offset} {label}: {_snippet(source, shown)}"
                 mutant_id, k = base, 2
                 while mutant_id in seen_ids:
                     mutant_id, k = f"{base} #{k}", k + 1
@@ -506,350 +456,3 @@ def sample(mutants: list[Mutant], k: int | None, seed: int, ex_id: str) -> list[
     key = lambda m: hashlib.sha256(f"{seed}:{ex_id}:{m.id}".encode()).hexdigest()  # noqa: E731
     chosen = set(map(id, sorted(mutants, key=key)[:k]))
     return [m for m in mutants if id(m) in chosen]
-
-
-# =========================================================================== recorded equivalents
-def equivalents(chapter: int) -> dict[str, dict[str, str]]:
-    """``EQUIVALENT`` from tests/test_checks_chNN.py (imported by path; its tests are not run)."""
-    path = ROOT / "tests" / f"test_checks_ch{chapter:02d}.py"
-    if not path.exists():
-        return {}
-    tests = str(ROOT / "tests")
-    added = tests not in sys.path
-    if added:
-        sys.path.insert(0, tests)
-    try:
-        spec = importlib.util.spec_from_file_location(f"_mutant_equivalents_{chapter:02d}", path)
-        module = importlib.util.module_from_spec(spec)
-        with contextlib.redirect_stdout(io.StringIO()):
-            spec.loader.exec_module(module)
-    finally:
-        if added:
-            sys.path.remove(tests)
-    return getattr(module, "EQUIVALENT", {})
-
-
-def allows_float32(ex_id: str) -> bool:
-    """Whether the registry says exercise ``ex_id`` accepts float32 answers (the framework's
-    per-exercise dtype policy: an ``allows_float32`` flag or a ``dtypes`` collection)."""
-    from helpers import checks
-
-    exercise = checks.get(ex_id)
-    flag = getattr(exercise, "allows_float32", None)
-    if flag is not None:
-        return bool(flag)
-    dtypes = getattr(exercise, "dtypes", None) or ()
-    return any("float32" in str(d) for d in dtypes)
-
-
-# =========================================================================== running
-@dataclass
-class Outcome:
-    id: str
-    status: str  # killed, survived, equivalent
-    detail: str = ""
-    seconds: float = 0.0
-
-
-@dataclass
-class Result:
-    exercise: str
-    generated: int = 0
-    outcomes: list[Outcome] = field(default_factory=list)
-    error: str = ""  # "cannot evaluate" reason
-    unused: list[str] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)  # recorded equivalent, yet killed
-    seconds: float = 0.0
-
-    def count(self, status: str) -> int:
-        return sum(o.status == status for o in self.outcomes)
-
-    @property
-    def kill_rate(self) -> float | None:
-        scored = len(self.outcomes) - self.count("equivalent")
-        return self.count("killed") / scored if scored else None
-
-    def passes(self, floor: float) -> bool:
-        rate = self.kill_rate
-        return not self.error and self.count("survived") == 0 and (rate is None or rate >= floor)
-
-
-class _Timeout(BaseException):
-    pass
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the main thread after ``seconds`` (a KeyboardInterrupt, turned into _Timeout)."""
-    done = threading.Event()
-    fired = []
-
-    def watchdog() -> None:
-        if not done.wait(seconds):
-            fired.append(True)
-            _thread.interrupt_main()
-
-    thread = threading.Thread(target=watchdog, daemon=True)
-    thread.start()
-    try:
-        yield
-    except KeyboardInterrupt:
-        if fired:
-            raise _Timeout() from None
-        raise
-    finally:
-        done.set()
-        thread.join()
-
-
-class Replay:
-    """A solution notebook replayed cell by cell in an in-process IPython shell."""
-
-    def __init__(self, path: Path) -> None:
-        os.environ["DLD_STATIC_WIDGETS"] = "1"
-        os.environ["MPLBACKEND"] = "Agg"
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-        from IPython.core.interactiveshell import InteractiveShell
-
-        self.path = path
-        self.shell = InteractiveShell.instance()
-        self.shell.display_pub.publish = lambda *a, **k: None  # no display output
-        os.chdir(path.parent)
-
-    def run_cell(self, source: str) -> BaseException | None:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            result = self.shell.run_cell(source, store_history=False, silent=True)
-        return result.error_before_exec or result.error_in_exec
-
-    def execute(self, code: str) -> None:
-        """Run code in the notebook namespace (raises what it raises; output discarded)."""
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            exec(compile(code, "<answer cell>", "exec"), self.shell.user_ns)
-
-    def check(self, source: str, limit: float) -> str | None:
-        """Evaluate a check cell: None when it passes, else why not."""
-        out = io.StringIO()
-        try:
-            with _time_limit(limit), contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-                exec(compile(source, "<check cell>", "exec"), self.shell.user_ns)
-        except _Timeout:
-            return f"timed out after {limit:g} s"
-        except AssertionError as error:
-            return f"rejected: {str(error).splitlines()[0][:160] if str(error) else type(error).__name__}"
-        except BaseException as error:  # noqa: BLE001 - a mutant may raise anything
-            return f"raised {type(error).__name__}: {str(error)[:120]}"
-        return None if "✓" in out.getvalue() else f"printed no ✓ line: {out.getvalue()[:80]!r}"
-
-
-def _snapshot(ns: dict) -> list[tuple[Any, Any]]:
-    """Copies of the notebook's NumPy arrays, so a mutant that changes one in place is undone."""
-    import numpy as np
-
-    arrays = [v for k, v in ns.items() if isinstance(v, np.ndarray) and not k.startswith("_")]
-    return [(a, a.copy()) for a in arrays if a.nbytes < 50_000_000]
-
-
-def _restore(snapshot: list[tuple[Any, Any]]) -> None:
-    import numpy as np
-
-    for array, saved in snapshot:
-        if array.flags.writeable and not np.array_equal(array, saved, equal_nan=True):
-            array[...] = saved
-
-
-def run_chapter(path: Path, only: str | None = None, k: int | None = None, seed: int = 0,
-                log: Callable[[str], None] = print) -> list[Result]:
-    """Replay one solution notebook and run the (sampled) mutants of each exercise through its check."""
-    import nbformat
-    from helpers import build
-
-    nb = nbformat.read(path, as_version=4)
-    exercises = [e for e in build.exercises(nb, path.name) if only in (None, e.id)]
-    if not exercises:
-        return []
-    chapter = int(path.name[:2])
-    recorded = equivalents(chapter)
-    replay = Replay(path)
-    by_check = {e.check_cell: e for e in exercises}
-    results = []
-    start = time.perf_counter()
-    for index, cell in enumerate(nb.cells[: max(by_check) + 1]):
-        if cell.cell_type != "code":
-            continue
-        if index in by_check:  # the reference check runs inside run_exercise
-            ex = by_check[index]
-            result = run_exercise(replay, nb, ex, recorded.get(ex.id, {}), k, seed, last=index == max(by_check))
-            results.append(result)
-            log(_line(result))
-            continue
-        error = replay.run_cell(cell.source)
-        if error is not None and not build.check_id(cell):
-            log(f"!! {path.name} cell {index} raised {type(error).__name__}: {error} (later exercises may fail)")
-    log(f"   {path.name}: {time.perf_counter() - start:.0f} s")
-    return results
-
-
-def run_exercise(replay: Replay, nb: Any, ex: Any, recorded: dict[str, str], k: int | None, seed: int,
-                 last: bool = False) -> Result:
-    """Run the mutants of one exercise; the notebook state is that right after its check cell."""
-    start = time.perf_counter()
-    result = Result(ex.id)
-    check_source = nb.cells[ex.check_cell].source
-    all_mutants = [m for j, c in enumerate(ex.answer_cells) for m in generate(nb.cells[c].source, j)]
-    result.generated = len(all_mutants)
-    ids = {m.id for m in all_mutants}
-    result.unused = sorted(set(recorded) - ids)
-    t0 = time.perf_counter()
-    verdict = replay.check(check_source, 600)
-    reference_s = time.perf_counter() - t0
-    if verdict is not None:
-        result.error = f"the reference answer does not pass: {verdict}"
-        return result
-    limit = max(10.0, 5 * reference_s)
-    os.environ["DLD_CHECK_TIMEOUT"] = f"{limit:g}"
-    float32_ok = allows_float32(ex.id)
-    originals = [strip_hidden(nb.cells[c].source) for c in ex.answer_cells]
-    snapshot = _snapshot(replay.shell.user_ns)
-    try:
-        for mutant in sample(all_mutants, k, seed, ex.id):
-            t0 = time.perf_counter()
-            try:
-                replay.execute(mutant.source)
-                verdict = replay.check(check_source, limit)
-            except BaseException as exc:  # noqa: BLE001 - the mutated cell raised when run
-                verdict = f"the answer cell raised {type(exc).__name__}: {exc}"
-            finally:
-                replay.execute(originals[mutant.cell])
-                _restore(snapshot)
-            seconds = time.perf_counter() - t0
-            if verdict is not None:
-                result.outcomes.append(Outcome(mutant.id, "killed", verdict, seconds))
-                if mutant.id in recorded:
-                    result.stale.append(mutant.id)
-            elif mutant.id in recorded:
-                result.outcomes.append(Outcome(mutant.id, "equivalent", recorded[mutant.id], seconds))
-            elif float32_ok and mutant.operator == "float32":
-                result.outcomes.append(Outcome(mutant.id, "equivalent", FLOAT32_REASON, seconds))
-            else:
-                result.outcomes.append(Outcome(mutant.id, "survived", "", seconds))
-    finally:
-        os.environ.pop("DLD_CHECK_TIMEOUT", None)
-    after = None if last else replay.check(check_source, 600)  # later exercises need a sound state
-    if after is not None:
-        result.error = f"the reference fails after the mutants ran (state not restored): {after}"
-    result.seconds = time.perf_counter() - start
-    return result
-
-
-# =========================================================================== reporting
-HEADER = f"{'exercise':<9}{'mutants':>8}{'killed':>8}{'survived':>9}{'equiv.':>8}{'kill %':>8}  note"
-
-
-def _line(r: Result, floor: float = 0.95) -> str:
-    if r.error:
-        return f"{r.exercise:<9}{'':>8}{'':>8}{'':>9}{'':>8}{'':>8}  CANNOT EVALUATE: {r.error}"
-    rate = r.kill_rate
-    note = [] if r.passes(floor) else ["FAIL"]
-    if len(r.outcomes) < r.generated:
-        note.append(f"sample of {r.generated}")
-    if r.unused:
-        note.append(f"{len(r.unused)} unused EQUIVALENT")
-    if r.stale:
-        note.append(f"{len(r.stale)} EQUIVALENT killed")
-    note.append(f"{r.seconds:.0f} s")
-    percent = "-" if rate is None else f"{100 * rate:.1f}"
-    return (f"{r.exercise:<9}{len(r.outcomes):>8}{r.count('killed'):>8}{r.count('survived'):>9}"
-            f"{r.count('equivalent'):>8}{percent:>8}  {', '.join(note)}")
-
-
-def report(results: list[Result], floor: float, show_survivors: bool) -> str:
-    lines = [HEADER] + [_line(r, floor) for r in results]
-    for r in results:
-        for mutant_id in r.unused:
-            lines.append(f"unused EQUIVALENT entry for {r.exercise}: {mutant_id!r}")
-        for mutant_id in r.stale:
-            lines.append(f"recorded EQUIVALENT but killed, {r.exercise}: {mutant_id!r}")
-    if show_survivors:
-        for r in results:
-            for o in r.outcomes:
-                if o.status == "survived":
-                    lines.append(f"survivor {r.exercise}: {o.id!r}")
-    return "\n".join(lines)
-
-
-def _to_result(data: dict) -> Result:
-    outcomes = [Outcome(**o) for o in data.pop("outcomes")]
-    return Result(**data, outcomes=outcomes)
-
-
-def chapter_paths(chapter: int | None) -> list[Path]:
-    paths = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
-    return [p for p in paths if chapter is None or int(p.name[:2]) == chapter]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.mutants", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chapter", type=int, help="only this chapter (e.g. 3)")
-    parser.add_argument("--exercise", help="only this exercise (e.g. 3.9)")
-    parser.add_argument("--sample", type=int, metavar="K", help="at most K mutants per exercise (deterministic)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
-    parser.add_argument("--floor", type=float, default=0.95, help="minimum kill rate (default 0.95)")
-    parser.add_argument("--show-survivors", action="store_true", help="list every surviving mutant")
-    parser.add_argument("--list", action="store_true", help="only list the mutants (ids), run nothing")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    args = parser.parse_args(argv)
-    chapter = args.chapter if args.chapter is not None else (
-        int(args.exercise.split(".")[0]) if args.exercise else None)
-    paths = chapter_paths(chapter)
-    if not paths:
-        print(f"no solution notebook for chapter {chapter}", file=sys.stderr)
-        return 2
-    if args.list:
-        import nbformat
-        from helpers import build
-
-        for path in paths:
-            nb = nbformat.read(path, as_version=4)
-            for ex in build.exercises(nb, path.name):
-                if args.exercise in (None, ex.id):
-                    for j, c in enumerate(ex.answer_cells):
-                        for m in generate(nb.cells[c].source, j):
-                            print(f"{ex.id}\t{m.id}")
-        return 0
-    results: list[Result] = []
-    print(HEADER, flush=True)
-    if len(paths) == 1:
-        results = run_chapter(paths[0], args.exercise, args.sample, args.seed,
-                              log=lambda s: print(s, flush=True))
-    else:  # one fresh process per chapter, as each notebook runs in its own kernel
-        for path in paths:
-            with tempfile.TemporaryDirectory() as tmp:
-                out = Path(tmp) / "results.json"
-                command = [sys.executable, "-m", "helpers.mutants", "--chapter", path.name[:2],
-                           "--seed", str(args.seed), "--floor", str(args.floor), "--json", str(out)]
-                if args.sample is not None:
-                    command += ["--sample", str(args.sample)]
-                proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                lines = [s for s in proc.stdout.splitlines() if not s.startswith(HEADER[:8])]
-                print("\n".join(s for s in lines if not s.startswith(("unused", "recorded", "survivor "))
-                                and s.strip() and "\t" not in s), flush=True)
-                if out.exists():
-                    results += [_to_result(d) for d in json.loads(out.read_text())]
-                else:
-                    print(f"!! chapter {path.name[:2]} crashed:\n{proc.stdout[-2000:]}")
-                    results.append(Result(path.name[:2], error="the replay crashed"))
-    print()
-    print(report(results, args.floor, args.show_survivors))
-    if args.json:
-        Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=1, ensure_ascii=False))
-    failed = [r.exercise for r in results if not r.passes(args.floor)]
-    if failed:
-        print(f"\nmutation gate FAILED for {', '.join(failed)} (floor {args.floor:.0%}, "
-              "every survivor must be killed or recorded in EQUIVALENT)")
-        return 1
-    print(f"\nmutation gate passed: {len(results)} exercises")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The table, the verdict and the command line of ``python -m helpers.mutants``."""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from helpers.mutants import __doc__ as DOC
+from helpers.mutants.operators import generate
+from helpers.mutants.runner import ROOT, Outcome, Result, run_chapter
+
+
+HEADER = f"{'exercise':<9}{'mutants':>8}{'killed':>8}{'survived':>9}{'equiv.':>8}{'kill %':>8}  note"
+
+
+def _line(r: Result, floor: float = 0.95) -> str:
+    if r.error:
+        return f"{r.exercise:<9}{'':>8}{'':>8}{'':>9}{'':>8}{'':>8}  CANNOT EVALUATE: {r.error}"
+    rate = r.kill_rate
+    note = [] if r.passes(floor) else ["FAIL"]
+    if len(r.outcomes) < r.generated:
+        note.append(f"sample of {r.generated}")
+    if r.unused:
+        note.append(f"{len(r.unused)} unused EQUIVALENT")
+    if r.stale:
+        note.append(f"{len(r.stale)} EQUIVALENT killed")
+    note.append(f"{r.seconds:.0f} s")
+    percent = "-" if rate is None else f"{100 * rate:.1f}"
+    return (f"{r.exercise:<9}{len(r.outcomes):>8}{r.count('killed'):>8}{r.count('survived'):>9}"
+            f"{r.count('equivalent'):>8}{percent:>8}  {', '.join(note)}")
+
+
+def report(results: list[Result], floor: float, show_survivors: bool) -> str:
+    lines = [HEADER] + [_line(r, floor) for r in results]
+    for r in results:
+        for mutant_id in r.unused:
+            lines.append(f"unused EQUIVALENT entry for {r.exercise}: {mutant_id!r}")
+        for mutant_id in r.stale:
+            lines.append(f"recorded EQUIVALENT but killed, {r.exercise}: {mutant_id!r}")
+    if show_survivors:
+        for r in results:
+            for o in r.outcomes:
+                if o.status == "survived":
+                    lines.append(f"survivor {r.exercise}: {o.id!r}")
+    return "\n".join(lines)
+
+
+def _to_result(data: dict) -> Result:
+    outcomes = [Outcome(**o) for o in data.pop("outcomes")]
+    return Result(**data, outcomes=outcomes)
+
+
+def chapter_paths(chapter: int | None) -> list[Path]:
+    paths = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    return [p for p in paths if chapter is None or int(p.name[:2]) == chapter]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.mutants", description=DOC.split("\n\n")[0])
+    parser.add_argument("--chapter", type=int, help="only this chapter (e.g. 3)")
+    parser.add_argument("--exercise", help="only this exercise (e.g. 3.9)")
+    parser.add_argument("--sample", type=int, metavar="K", help="at most K mutants per exercise (deterministic)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    parser.add_argument("--floor", type=float, default=0.95, help="minimum kill rate (default 0.95)")
+    parser.add_argument("--show-survivors", action="store_true", help="list every surviving mutant")
+    parser.add_argument("--list", action="store_true", help="only list the mutants (ids), run nothing")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    chapter = args.chapter if args.chapter is not None else (
+        int(args.exercise.split(".")[0]) if args.exercise else None)
+    paths = chapter_paths(chapter)
+    if not paths:
+        print(f"no solution notebook for chapter {chapter}", file=sys.stderr)
+        return 2
+    if args.list:
+        import nbformat
+        from helpers import build
+
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            for ex in build.exercises(nb, path.name):
+                if args.exercise in (None, ex.id):
+                    for j, c in enumerate(ex.answer_cells):
+                        for m in generate(nb.cells[c].source, j):
+                            print(f"{ex.id}\t{m.id}")
+        return 0
+    results: list[Result] = []
+    print(HEADER, flush=True)
+    if len(paths) == 1:
+        results = run_chapter(paths[0], args.exercise, args.sample, args.seed,
+                              log=lambda s: print(s, flush=True))
+    else:  # one fresh process per chapter, as each notebook runs in its own kernel
+        for path in paths:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "results.json"
+                command = [sys.executable, "-m", "helpers.mutants", "--chapter", path.name[:2],
+                           "--seed", str(args.seed), "--floor", str(args.floor), "--json", str(out)]
+                if args.sample is not None:
+                    command += ["--sample", str(args.sample)]
+                proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                lines = [s for s in proc.stdout.splitlines() if not s.startswith(HEADER[:8])]
+                print("\n".join(s for s in lines if not s.startswith(("unused", "recorded", "survivor "))
+                                and s.strip() and "\t" not in s), flush=True)
+                if out.exists():
+                    results += [_to_result(d) for d in json.loads(out.read_text())]
+                else:
+                    print(f"!! chapter {path.name[:2]} crashed:\n{proc.stdout[-2000:]}")
+                    results.append(Result(path.name[:2], error="the replay crashed"))
+    print()
+    print(report(results, args.floor, args.show_survivors))
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=1, ensure_ascii=False))
+    failed = [r.exercise for r in results if not r.passes(args.floor)]
+    if failed:
+        print(f"\nmutation gate FAILED for {', '.join(failed)} (floor {args.floor:.0%}, "
+              "every survivor must be killed or recorded in EQUIVALENT)")
+        return 1
+    print(f"\nmutation gate passed: {len(results)} exercises")
+    return 0
