@@ -437,8 +437,10 @@ def generate(source: str, cell: int = 0) -> list[Mutant]:
                 seen_code.add(code)
                 prefix = f"cell {cell + 1} " if cell else ""
                 shown = node  # a lone constant or name is shown with the expression around it
-                if isinstance(node, (ast.Constant, ast.Name)) and isinstance(ctx["parents"].get(id(node)), ast.expr):
-                    shown = ctx["parents"][id(node)]
+                parent = ctx["parents"].get(id(node))
+                if isinstance(node, (ast.Constant, ast.Name)) and isinstance(parent, ast.expr) and not isinstance(
+                        parent, (ast.Tuple, ast.List, ast.Dict, ast.Set)):
+                    shown = parent
                 base = f"{prefix}L{start - offset} {label}: {_snippet(source, shown)}"
                 mutant_id, k = base, 2
                 while mutant_id in seen_ids:
