@@ -86,3 +86,10 @@ def test_infinite_loop_is_stopped(monkeypatch):
     start = time.perf_counter()
     assert_rejects("0.1", (forever,), r"did not return within 1 s.*infinite loop")
     assert time.perf_counter() - start < 10
+
+# Mutants of the reference answers that compute the same thing (python -m helpers.mutants).
+EQUIVALENT = {
+    "0.1": {
+        "L2 Sign flipped (x→−x): np.exp(shifted)": "−e over Σ(−e) is e / Σe: numerator and denominator flip together",
+    },
+}

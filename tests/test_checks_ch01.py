@@ -161,3 +161,28 @@ WRONG = {
 }
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
+
+# Mutants of the reference answers that compute the same thing (python -m helpers.mutants).
+EQUIVALENT = {
+    "1.2": {
+        "L1 keepdims dropped: np.mean(X, axis=0, keepdims=True)": "a (d,) mean broadcasts over the rows like (1, d)",
+        "L2 keepdims dropped: np.std(X, axis=0, keepdims=True)": "a (d,) std broadcasts over the rows like (1, d)",
+    },
+    "1.3": {
+        "L1 Operands swapped: A[:, None, :] - B[None, :, :]": "the difference is squared: B − A gives the same distances",
+        "L1 Sign flipped (x→−x): A[:, None, :] - B[None, :, :]": "the difference is squared: −(A − B) gives the same distances",
+    },
+    "1.5": {
+        "L1 Call dropped: tf.constant(x)": "TensorFlow converts the array itself in w * x",
+        "L1 Call dropped: tf.constant(y)": "TensorFlow converts the array itself in ... - y",
+        "L8 Operands swapped: w * x + b - y": "the residual is squared: y − (w x + b) gives the same loss",
+        "L2 Constant 0.0→1.0: tf.Variable(0.0)": "the loss is convex: starting w at 1 reaches the same minimiser",
+        "L2 Constant 0.0→1.0: tf.Variable(0.0) #2": "the loss is convex: starting b at 1 reaches the same minimiser",
+        "L12 range(n)→range(n-1): range(steps)": "one step fewer of 1000 on a converged fit: the task asks for the minimiser",
+        "L12 range(n)→range(1, n): range(steps)": "one step fewer of 1000 on a converged fit: the task asks for the minimiser",
+        "L14 Call dropped: float(w.numpy())": "a NumPy float32 scalar instead of a Python float: the same number",
+        "L14 Call dropped: float(b.numpy())": "a NumPy float32 scalar instead of a Python float: the same number",
+        "L14 Cast to float32: float(w.numpy())": "w is a float32 variable: the cast does not change the value",
+        "L14 Cast to float32: float(b.numpy())": "b is a float32 variable: the cast does not change the value",
+    },
+}

@@ -212,3 +212,28 @@ WRONG = {
 }
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
+
+# Mutants of the reference answers that compute the same thing (python -m helpers.mutants).
+EQUIVALENT = {
+    "2.1": {
+        "L2 Compare Gt→GtE: x > 0": "at x = 0 both branches of ELU give 0",
+        "L1 Constant 0.0→1.0: np.minimum(x, 0.0)": "the clamp only keeps exp from overflowing where x > 0, where this "
+                                                   "branch is not used; any bound ≥ 0 gives the same values",
+    },
+    "2.6": {
+        "L1 Sign flipped (x→−x): np.zeros(x.shape)": "a −0.0 start: every entry is overwritten",
+    },
+    "2.7": {
+        "L1 Sign flipped (x→−x): np.zeros(X.shape[1])": "w starts at −0.0, which behaves as 0.0 in every sum",
+        "L1 Sign flipped (x→−x): 0.0": "b starts at −0.0, which behaves as 0.0 in every sum",
+        "L3 Sign flipped (x→−x): 0": "−0 is 0",
+        "L3 Constant 0→1: 0": "the loop then never stops early; after a mistake-free epoch the rule changes nothing",
+        "L8 Sign flipped (x→−x): int(y_hat != yi)": "−count is 0 exactly when count is",
+        "L6 In place (x = x op d → x op= d): w = w + lr * (yi - y_hat) * xi": "w is the function's own array (np.zeros), "
+                                                                              "not the caller's",
+        "L7 In place (x = x op d → x op= d): b = b + lr * (yi - y_hat)": "b is a Python float: += rebinds it",
+        "L5 Operands swapped: xi @ w": "w @ xi is the same dot product of two vectors",
+        "L5 Transposed left operand: xi @ w": ".T of a 1-D array is the array itself",
+        "L5 Transposed right operand: xi @ w": ".T of a 1-D array is the array itself",
+    },
+}

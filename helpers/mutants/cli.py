@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chapter", type=int, help="only this chapter (e.g. 3)")
     parser.add_argument("--exercise", help="only this exercise (e.g. 3.9)")
     parser.add_argument("--sample", type=int, metavar="K", help="at most K mutants per exercise (deterministic)")
+    parser.add_argument("--sample-for", action="append", default=[], metavar="EX=K",
+                        help="another sample size for one exercise, e.g. 7.8=2 (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     parser.add_argument("--floor", type=float, default=0.95, help="minimum kill rate (default 0.95)")
     parser.add_argument("--show-survivors", action="store_true", help="list every surviving mutant")
@@ -91,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     print(HEADER, flush=True)
     if len(paths) == 1:
-        results = run_chapter(paths[0], args.exercise, args.sample, args.seed,
+        k_for = {ex: int(k) for ex, k in (item.split("=") for item in args.sample_for)}
+        results = run_chapter(paths[0], args.exercise, args.sample, args.seed, k_for=k_for,
                               log=lambda s: print(s, flush=True))
     else:  # one fresh process per chapter, as each notebook runs in its own kernel
         for path in paths:
@@ -101,10 +104,11 @@ def main(argv: list[str] | None = None) -> int:
                            "--seed", str(args.seed), "--floor", str(args.floor), "--json", str(out)]
                 if args.sample is not None:
                     command += ["--sample", str(args.sample)]
+                for item in args.sample_for:
+                    command += ["--sample-for", item]
                 proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                lines = [s for s in proc.stdout.splitlines() if not s.startswith(HEADER[:8])]
-                print("\n".join(s for s in lines if not s.startswith(("unused", "recorded", "survivor "))
-                                and s.strip() and "\t" not in s), flush=True)
+                streamed = proc.stdout.split("\n\n")[0].splitlines()  # the child's lines before its report
+                print("\n".join(s for s in streamed if s != HEADER), flush=True)
                 if out.exists():
                     results += [_to_result(d) for d in json.loads(out.read_text())]
                 else:

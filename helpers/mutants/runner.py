@@ -172,8 +172,9 @@ def _restore(snapshot: list[tuple[Any, Any]]) -> None:
 
 
 def run_chapter(path: Path, only: str | None = None, k: int | None = None, seed: int = 0,
-                log: Callable[[str], None] = print) -> list[Result]:
-    """Replay one solution notebook and run the (sampled) mutants of each exercise through its check."""
+                log: Callable[[str], None] = print, k_for: dict[str, int] | None = None) -> list[Result]:
+    """Replay one solution notebook and run the mutants of each exercise through its check: all of
+    them, or a sample of ``k`` per exercise (``k_for[exercise]`` where given)."""
     import nbformat
     from helpers import build
 
@@ -192,7 +193,7 @@ def run_chapter(path: Path, only: str | None = None, k: int | None = None, seed:
             continue
         if index in by_check:  # the reference check runs inside run_exercise
             ex = by_check[index]
-            result = run_exercise(replay, nb, ex, recorded.get(ex.id, {}), k, seed, last=index == max(by_check))
+            result = run_exercise(replay, nb, ex, recorded.get(ex.id, {}), (k_for or {}).get(ex.id, k), seed, last=index == max(by_check))
             results.append(result)
             log(_line(result))
             continue
