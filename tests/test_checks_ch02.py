@@ -226,7 +226,7 @@ EQUIVALENT = {
     "2.7": {
         "L1 Sign flipped (x→−x): np.zeros(X.shape[1])": "w starts at −0.0, which behaves as 0.0 in every sum",
         "L1 Sign flipped (x→−x): 0.0": "b starts at −0.0, which behaves as 0.0 in every sum",
-        "L3 Sign flipped (x→−x): 0": "−0 is 0",
+        "L3 Sign flipped (x→−x): 0": "−0 is the integer 0 itself",
         "L3 Constant 0→1: 0": "the loop then never stops early; after a mistake-free epoch the rule changes nothing",
         "L8 Sign flipped (x→−x): int(y_hat != yi)": "−count is 0 exactly when count is",
         "L6 In place (x = x op d → x op= d): w = w + lr * (yi - y_hat) * xi": "w is the function's own array (np.zeros), "
