@@ -11,27 +11,7 @@ from pathlib import Path
 
 from helpers.mutants import __doc__ as DOC
 from helpers.mutants.operators import generate
-from helpers.mutants.runner import ROOT, Outcome, Result, run_chapter
-
-
-HEADER = f"{'exercise':<9}{'mutants':>8}{'killed':>8}{'survived':>9}{'equiv.':>8}{'kill %':>8}  note"
-
-
-def _line(r: Result, floor: float = 0.95) -> str:
-    if r.error:
-        return f"{r.exercise:<9}{'':>8}{'':>8}{'':>9}{'':>8}{'':>8}  CANNOT EVALUATE: {r.error}"
-    rate = r.kill_rate
-    note = [] if r.passes(floor) else ["FAIL"]
-    if len(r.outcomes) < r.generated:
-        note.append(f"sample of {r.generated}")
-    if r.unused:
-        note.append(f"{len(r.unused)} unused EQUIVALENT")
-    if r.stale:
-        note.append(f"{len(r.stale)} EQUIVALENT killed")
-    note.append(f"{r.seconds:.0f} s")
-    percent = "-" if rate is None else f"{100 * rate:.1f}"
-    return (f"{r.exercise:<9}{len(r.outcomes):>8}{r.count('killed'):>8}{r.count('survived'):>9}"
-            f"{r.count('equivalent'):>8}{percent:>8}  {', '.join(note)}")
+from helpers.mutants.runner import HEADER, ROOT, Outcome, Result, _line, run_chapter
 
 
 def report(results: list[Result], floor: float, show_survivors: bool) -> str:
@@ -41,6 +21,8 @@ def report(results: list[Result], floor: float, show_survivors: bool) -> str:
             lines.append(f"unused EQUIVALENT entry for {r.exercise}: {mutant_id!r}")
         for mutant_id in r.stale:
             lines.append(f"recorded EQUIVALENT but killed, {r.exercise}: {mutant_id!r}")
+        for what in r.float32_rejected:
+            lines.append(f"note {r.exercise} allows float32, yet rejected the cast: {what}")
     if show_survivors:
         for r in results:
             for o in r.outcomes:

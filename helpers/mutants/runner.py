@@ -40,16 +40,31 @@ def equivalents(chapter: int) -> dict[str, dict[str, str]]:
 
 
 def allows_float32(ex_id: str) -> bool:
-    """Whether the registry says exercise ``ex_id`` accepts float32 answers (the framework's
-    per-exercise dtype policy: an ``allows_float32`` flag or a ``dtypes`` collection)."""
+    """Whether the registry says exercise ``ex_id`` accepts float32 answers (its ``float32`` flag,
+    the framework's per-exercise dtype policy)."""
     from helpers import checks
 
-    exercise = checks.get(ex_id)
-    flag = getattr(exercise, "allows_float32", None)
-    if flag is not None:
-        return bool(flag)
-    dtypes = getattr(exercise, "dtypes", None) or ()
-    return any("float32" in str(d) for d in dtypes)
+    return bool(getattr(checks.get(ex_id), "float32", False))
+
+
+HEADER = f"{'exercise':<9}{'mutants':>8}{'killed':>8}{'survived':>9}{'equiv.':>8}{'kill %':>8}  note"
+
+
+def _line(r: Result, floor: float = 0.95) -> str:
+    if r.error:
+        return f"{r.exercise:<9}{'':>8}{'':>8}{'':>9}{'':>8}{'':>8}  CANNOT EVALUATE: {r.error}"
+    rate = r.kill_rate
+    note = [] if r.passes(floor) else ["FAIL"]
+    if len(r.outcomes) < r.generated:
+        note.append(f"sample of {r.generated}")
+    if r.unused:
+        note.append(f"{len(r.unused)} unused EQUIVALENT")
+    if r.stale:
+        note.append(f"{len(r.stale)} EQUIVALENT killed")
+    note.append(f"{r.seconds:.0f} s")
+    percent = "-" if rate is None else f"{100 * rate:.1f}"
+    return (f"{r.exercise:<9}{len(r.outcomes):>8}{r.count('killed'):>8}{r.count('survived'):>9}"
+            f"{r.count('equivalent'):>8}{percent:>8}  {', '.join(note)}")
 
 
 # =========================================================================== running
@@ -69,6 +84,7 @@ class Result:
     error: str = ""  # "cannot evaluate" reason
     unused: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # recorded equivalent, yet killed
+    float32_rejected: list[str] = field(default_factory=list)  # float32 allowed, yet the cast was killed
     seconds: float = 0.0
 
     def count(self, status: str) -> int:
@@ -241,6 +257,8 @@ def run_exercise(replay: Replay, nb: Any, ex: Any, recorded: dict[str, str], k: 
                 result.outcomes.append(Outcome(mutant.id, "killed", verdict, seconds))
                 if mutant.id in recorded:
                     result.stale.append(mutant.id)
+                if float32_ok and mutant.operator == "float32":
+                    result.float32_rejected.append(f"{mutant.id} ({verdict})")
             elif mutant.id in recorded:
                 result.outcomes.append(Outcome(mutant.id, "equivalent", recorded[mutant.id], seconds))
             elif float32_ok and mutant.operator == "float32":
