@@ -353,6 +353,22 @@ def _snippet(source: str, node: ast.AST) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _shown(node: ast.AST, ctx: dict) -> ast.AST:
+    """What a mutant's id quotes: the node, but a lone constant or name with what is around it
+    (``n < 2``, ``epochs=10``, ``X[:, 0]``; an element of a returned tuple stands alone)."""
+    if not isinstance(node, (ast.Constant, ast.Name)):
+        return node
+    parents = ctx["parents"]
+    parent = parents.get(id(node))
+    if isinstance(parent, ast.keyword):
+        return parent
+    if isinstance(parent, ast.Tuple) and isinstance(parents.get(id(parent)), ast.Subscript):
+        return parents[id(parent)]
+    if isinstance(parent, ast.expr) and parent not in ctx["value_slots"]:
+        return parent
+    return node
+
+
 def _context(tree: ast.AST) -> dict:
     """Parent links and the slots the operators ask about (returned values, function arguments)."""
     parents: dict[int, ast.AST] = {}
@@ -436,12 +452,7 @@ def generate(source: str, cell: int = 0) -> list[Mutant]:
                     continue
                 seen_code.add(code)
                 prefix = f"cell {cell + 1} " if cell else ""
-                shown = node  # a lone constant or name is shown with the expression around it
-                parent = ctx["parents"].get(id(node))
-                if isinstance(node, (ast.Constant, ast.Name)) and isinstance(parent, ast.expr) and not isinstance(
-                        parent, (ast.Tuple, ast.List, ast.Dict, ast.Set)):
-                    shown = parent
-                base = f"{prefix}L{start - offset} {label}: {_snippet(source, shown)}"
+                base = f"{prefix}L{start - offset} {label}: {_snippet(source, _shown(node, ctx))}"
                 mutant_id, k = base, 2
                 while mutant_id in seen_ids:
                     mutant_id, k = f"{base} #{k}", k + 1
