@@ -521,3 +521,16 @@ def test_momentum_other_sign_convention_passes():
         return params - learning_rate * v, {"v": v}
 
     get("3.4").check(momentum_other_convention)
+
+
+# Mutants of the reference answers that compute the same thing (python -m helpers.mutants).
+EQUIVALENT = {
+    "3.1": {
+        "L4 Call dropped: np.array(xs)": "a list of the iterates is the same stacked array to NumPy",
+        "L1 Call dropped: np.asarray(x0, dtype=float)": "x0 is an array; np.array(xs) converts and copies it anyway",
+    },
+    "3.2": {
+        "L3 Transposed right operand: 2.0 / n * X.T @ r": "r is 1-D: r.T is r",
+        "L1 Transposed right operand: X @ w": "w is 1-D: w.T is w",
+    },
+}

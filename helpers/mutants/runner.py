@@ -106,26 +106,28 @@ class _Timeout(BaseException):
 
 @contextlib.contextmanager
 def _time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the main thread after ``seconds`` (a KeyboardInterrupt, turned into _Timeout)."""
-    done = threading.Event()
-    fired = []
+    """Interrupt the main thread after ``seconds`` (a KeyboardInterrupt, turned into _Timeout).
+    The check's own per-call limit (SIGALRM, ``DLD_CHECK_TIMEOUT``) usually fires first; this one
+    bounds the whole check."""
+    lock, state = threading.Lock(), {"done": False, "fired": False}
 
     def watchdog() -> None:
-        if not done.wait(seconds):
-            fired.append(True)
-            _thread.interrupt_main()
+        time.sleep(seconds)
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                _thread.interrupt_main()
 
-    thread = threading.Thread(target=watchdog, daemon=True)
-    thread.start()
+    threading.Thread(target=watchdog, daemon=True).start()
     try:
         yield
     except KeyboardInterrupt:
-        if fired:
+        if state["fired"]:
             raise _Timeout() from None
         raise
     finally:
-        done.set()
-        thread.join()
+        with lock:
+            state["done"] = True
 
 
 class Replay:
