@@ -259,7 +259,7 @@ def run_exercise(replay: Replay, nb: Any, ex: Any, recorded: dict[str, str], k: 
                 result.outcomes.append(Outcome(mutant.id, "killed", verdict, seconds))
                 if mutant.id in recorded:
                     result.stale.append(mutant.id)
-                if float32_ok and mutant.operator == "float32":
+                if float32_ok and mutant.operator == "float32" and " raised " not in verdict:
                     result.float32_rejected.append(f"{mutant.id} ({verdict})")
             elif mutant.id in recorded:
                 result.outcomes.append(Outcome(mutant.id, "equivalent", recorded[mutant.id], seconds))
