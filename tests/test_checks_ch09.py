@@ -248,3 +248,30 @@ def test_embedding_projection_plot():
     plt.close(fig)
     with pytest.raises(ValueError, match="one \\(x, y\\) per label"):
         plots.embedding_projection(np.zeros((3, 2)), ["a", "b"])
+
+
+# Mutants of the reference answers that compute the same thing (python -m helpers.mutants).
+EQUIVALENT = {
+    "9.4": {
+        "L4 Transposed left operand: s_neg @ v_neg": "s_neg is 1-D: s_neg.T is s_neg",
+        "L1 Operands swapped: v_pos @ h": "h @ v_pos is the same dot product of two vectors",
+        "L1 Transposed left operand: v_pos @ h": "v_pos is 1-D: v_pos.T is v_pos",
+        "L1 Transposed right operand: v_pos @ h": "h is 1-D: h.T is h",
+        "L2 Transposed right operand: v_neg @ h": "h is 1-D: h.T is h",
+    },
+    "9.5": {
+        "L1 Sign flipped (x→−x): np.asarray(counts, dtype=float) ** 0.75": "−w / Σ(−w) is w / Σw",
+        "L1 Call dropped: np.asarray(counts, dtype=float)": "counts is an array: ** 0.75 gives floats anyway",
+    },
+    "9.6": {
+        "L1 Sign flipped (x→−x): E / np.linalg.norm(E, axis=1, keepdims=True)": "−U flips the query too: the scores "
+                                                                                "(−U)(−q) are unchanged",
+        "L4 Transposed right operand: U @ (query / np.linalg.norm(query))": "the query is 1-D: .T changes nothing",
+        "L4 BinOp Div→Mult: query / np.linalg.norm(query)": "a positive factor on every score: the argmax is the same",
+        "L4 Factor dropped (right): query / np.linalg.norm(query)": "a positive factor on every score: the argmax "
+                                                                    "is the same",
+    },
+    "9.7": {
+        "L2 Call dropped: keras.initializers.Constant(E)": "Keras takes the array itself as the initializer",
+    },
+}
