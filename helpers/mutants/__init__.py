@@ -17,7 +17,14 @@ same thing, or something the exercise accepts); equivalents are recorded with a 
 ``EQUIVALENT = {"3.9": {"<mutant id>": "reason"}}`` in tests/test_checks_chNN.py. A mutant whose
 cell does not compile is discarded. The command exits 1 when an exercise is below ``--floor`` of
 its non-equivalent mutants killed, has a survivor not recorded as equivalent, or cannot be
-evaluated.
+evaluated. A passing float32 cast counts as equivalent where the exercise's ``float32`` flag
+accepts float32 answers.
+
+Cost: the replay stops after the last check cell needed and costs about what the notebook itself
+costs (chapter 09: ~45 s of CPU); one mutant costs one run of its check (milliseconds to a second)
+except where the answer trains (1.5: 1000 TensorFlow steps; 7.8: an LSTM, ~10-30 s). Each
+mutant's check runs under a time limit of max(10 s, 5 × the reference's time). With several
+chapters, each runs in a fresh process, as each notebook runs in its own kernel.
 """
 from __future__ import annotations
 
