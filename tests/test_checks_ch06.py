@@ -251,3 +251,27 @@ WRONG = {
 }
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
+
+# Mutants of the reference answers that compute the same thing (python -m helpers.mutants).
+EQUIVALENT = {
+    "6.4": {
+        "L3 Sign flipped (x→−x): np.zeros_like(h0)": "a −0.0 start for the carried gradient: the sums are unchanged",
+        "L2 Sign flipped (x→−x): np.zeros_like(X)": "a −0.0 start: every slice is overwritten",
+        "L2 Sign flipped (x→−x): np.zeros_like(W_xh)": "a −0.0 start for an accumulated sum: the sum is unchanged",
+        "L2 Sign flipped (x→−x): np.zeros_like(W_hh)": "a −0.0 start for an accumulated sum: the sum is unchanged",
+        "L2 Sign flipped (x→−x): np.zeros_like(b)": "a −0.0 start for an accumulated sum: the sum is unchanged",
+    },
+    "6.5": {
+        "L4 In place (x = x op d → x op= d): Z = Z - Z.max(axis=-1, keepdims=True)": "Z is the function's own array",
+        "L6 axis dropped: np.take_along_axis(log_P, Y[..., None], axis=-1)": "NumPy ≥ 2.3: take_along_axis's axis "
+                                                                             "defaults to −1",
+    },
+    "6.6": {
+        "L1 Call dropped: float(np.sqrt(sum(np.sum(g ** 2) for g in grads)))": "a NumPy float64 is a Python float",
+    },
+    "6.7": {
+        "L3 axis dropped: np.take_along_axis(log_p, targets[..., None], axis=-1)": "NumPy ≥ 2.3: take_along_axis's axis "
+                                                                                  "defaults to −1",
+        "L4 Call dropped: float(np.exp(nll.mean()))": "a NumPy float64 is a Python float",
+    },
+}

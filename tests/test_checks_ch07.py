@@ -380,3 +380,41 @@ def test_forecast_threshold_has_margin_over_seeds(capsys):
             return model.predict(X[test], verbose=0)[:, 0] * std + mean
 
         assert_passes("7.8", (forecast,), capsys)
+
+
+# Mutants of the reference answers that compute the same thing (python -m helpers.mutants).
+_HYPER = "a training hyperparameter: the task leaves it to the student (the forecast must beat the naive one)"
+EQUIVALENT = {
+    "7.2": {
+        "L4 axis -1→0: np.concatenate([gates[k][2] for k in order], axis=-1)": "the biases are 1-D: axis 0 is axis −1",
+        "L4 axis dropped: np.concatenate([gates[k][2] for k in order], axis=-1)": "the biases are 1-D: the default "
+                                                                                 "axis 0 is axis −1",
+    },
+    "7.4": {
+        "L3 range(n)→range(n-1): range(steps)": "the backward pass uses only the states before each step "
+                                                "(h_0 … h_{T−1}); the last state is never needed",
+        "L7 Sign flipped (x→−x): np.zeros_like(x)": "a −0.0 start: every slice is overwritten",
+        "L8 Sign flipped (x→−x): np.zeros_like(W)": "a −0.0 start for an accumulated sum: the sum is unchanged",
+        "L8 Sign flipped (x→−x): np.zeros_like(U)": "a −0.0 start for an accumulated sum: the sum is unchanged",
+        "L8 Sign flipped (x→−x): np.zeros_like(b)": "a −0.0 start for an accumulated sum: the sum is unchanged",
+        "L9 Sign flipped (x→−x): np.zeros_like(h0)": "a −0.0 start for the carried gradient: the sums are unchanged",
+        "L9 Sign flipped (x→−x): np.zeros_like(c0)": "a −0.0 start for the carried gradient: the sums are unchanged",
+    },
+    "7.6": {
+        "L11 Call dropped: np.stack([dx_pre.sum(axis=0), dh_pre.sum(axis=0)])": "a list of the two bias rows is the "
+                                                                                "same (2, 3u) array to NumPy",
+    },
+    "7.8": {
+        "L2 Statement dropped: keras.utils.set_random_seed(0)": "the seed only makes the run repeatable; any seed "
+                                                                "must beat the naive forecast",
+        "L2 Call dropped: keras.utils.set_random_seed(0)": "the seed only makes the run repeatable; any seed must "
+                                                           "beat the naive forecast",
+        "L2 Constant 0→1: keras.utils.set_random_seed(0)": "another seed: any seed must beat the naive forecast",
+        "L4 Constant 0.005→0.01: keras.optimizers.Adam(5e-3)": _HYPER,
+        "L5 Constant 10→20: epochs=10": _HYPER + " (epochs)",
+        "L5 Constant 64→128: batch_size=64": _HYPER + " (batch size)",
+        "L3 Constant 16→32: keras.layers.LSTM(16)": _HYPER + " (LSTM units)",
+        "L5 Constant 0→1: verbose=0": "fit's verbose=1 prints progress; the forecast is the same",
+        "L6 Constant 0→1: verbose=0": "predict's verbose=1 prints progress; the forecast is the same",
+    },
+}

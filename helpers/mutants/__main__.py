@@ -1,0 +1,5 @@
+import sys
+
+from helpers.mutants.cli import main
+
+sys.exit(main())
