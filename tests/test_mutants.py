@@ -175,13 +175,8 @@ def test_equivalent_records_are_readable_and_well_formed():
 
 
 # --------------------------------------------------------------------------- the gate
-# One class per chapter, so that `--dist loadscope` sends the chapters to different workers.
-# xfail marks: TEMPORARY, for the chapters whose sample fails today (see
-# /work/notes/mutants-baseline.md) while their checks are hardened under issue 9. Remove a chapter's
-# mark as soon as its checks kill its mutants (or its true equivalents are recorded).
-HARDENING = "checks being hardened under issue 9"
-
-
+# One class per chapter, so that `--dist loadscope` sends the chapters to different workers; every
+# chapter in solutions/ is gated from the start.
 def _gate(chapter: int) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     command = [sys.executable, "-m", "helpers.mutants", "--chapter", str(chapter),
@@ -193,44 +188,6 @@ def _gate(chapter: int) -> None:
         pytest.fail(f"mutation gate failed for chapter {chapter:02d}:\n{proc.stdout[-6000:]}", pytrace=False)
 
 
-class TestGateCh00:
-    @pytest.mark.xfail(strict=False, reason=HARDENING)
-    def test_gate(self):
-        _gate(0)
-
-
-class TestGateCh01:
-    def test_gate(self):
-        _gate(1)
-
-
-class TestGateCh02:
-    @pytest.mark.xfail(strict=False, reason=HARDENING)
-    def test_gate(self):
-        _gate(2)
-
-
-class TestGateCh03:
-    def test_gate(self):
-        _gate(3)
-
-
-class TestGateCh06:
-    @pytest.mark.xfail(strict=False, reason=HARDENING)
-    def test_gate(self):
-        _gate(6)
-
-
-class TestGateCh07:
-    def test_gate(self):
-        _gate(7)
-
-
-class TestGateCh09:
-    def test_gate(self):
-        _gate(9)
-
-
 def _gate_class(chapter: int) -> type:
     def test_gate(self):
         _gate(chapter)
@@ -239,5 +196,4 @@ def _gate_class(chapter: int) -> type:
 
 
 for _chapter in (int(p.name[:2]) for p in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))):
-    if f"TestGateCh{_chapter:02d}" not in globals():  # a new chapter is gated from the start
-        globals()[f"TestGateCh{_chapter:02d}"] = _gate_class(_chapter)
+    globals()[f"TestGateCh{_chapter:02d}"] = _gate_class(_chapter)
