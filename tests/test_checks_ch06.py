@@ -457,7 +457,23 @@ ACCEPT = {
     "6.6": [clip_tuple_float32, clip_tf],
     "6.7": [perplexity_logsumexp, perplexity_tf],
 }
-EQUIVALENT: dict[str, dict[str, str]] = {}
+_NEG_ZERO = "a negated array of zeros is −0 everywhere, which adds and compares exactly like 0"
+_AXIS_DEFAULT = "np.take_along_axis defaults to axis=−1 (NumPy ≥ 2.3, as installed), the axis given"
+_FLOAT = "float() dropped: a NumPy float64 scalar is accepted as the number"
+EQUIVALENT: dict[str, dict[str, str]] = {
+    "6.4": {f"L{line} Sign flipped (x→−x): np.zeros_like({name})": _NEG_ZERO
+            for line, name in ((3, "h0"), (2, "X"), (2, "W_xh"), (2, "W_hh"), (2, "b"))},
+    "6.5": {"L4 In place (x = x op d → x op= d): Z = Z - Z.max(axis=-1, keepdims=True)":
+            "Z is a fresh local array (H @ V.T + c): shifting it in place changes nothing outside the function",
+            "L6 axis dropped: np.take_along_axis(log_P, Y[..., None], axis=-1)": _AXIS_DEFAULT},
+    "6.6": {"L1 Call dropped: float(np.sqrt(sum(np.sum(g ** 2) for g in grads)))": _FLOAT,
+            "L2 Constant 1.0→0.0: min(1.0, max_norm / global_norm) if global_norm > 0 else 1.0":
+            "the else branch runs only for a global norm of 0, i.e. all-zero gradients, which any factor leaves zero",
+            "L2 Constant 1.0→2.0: min(1.0, max_norm / global_norm) if global_norm > 0 else 1.0":
+            "the else branch runs only for a global norm of 0, i.e. all-zero gradients, which any factor leaves zero"},
+    "6.7": {"L4 Call dropped: float(np.exp(nll.mean()))": _FLOAT,
+            "L3 axis dropped: np.take_along_axis(log_p, targets[..., None], axis=-1)": _AXIS_DEFAULT},
+}
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
 test_accepted_answer_passes = accept_tests(ACCEPT)

@@ -660,7 +660,20 @@ ACCEPT = {
     "7.7": [make_windows_strided, make_windows_float32_list],
     "7.8": [forecast_ridge, forecast_ridge_float32, forecast_ridge_validated],
 }
-EQUIVALENT: dict[str, dict[str, str]] = {}
+_NEG_ZERO = "a negated array of zeros is −0 everywhere, which adds and compares exactly like 0"
+EQUIVALENT: dict[str, dict[str, str]] = {
+    "7.2": {"L4 axis -1→0: np.concatenate([gates[k][2] for k in order], axis=-1)":
+            "the biases are 1-D: axis 0 is the last axis",
+            "L4 axis dropped: np.concatenate([gates[k][2] for k in order], axis=-1)":
+            "the biases are 1-D: np.concatenate's default axis 0 is the last axis"},
+    "7.4": {"L3 range(n)→range(n-1): range(steps)":
+            "the forward loop's last state h_T, c_T is never used: each backward step recomputes its gates from "
+            "h_{t-1}, c_{t-1}, which the shortened loop still stores",
+            **{f"L{line} Sign flipped (x→−x): np.zeros_like({name})": _NEG_ZERO
+               for line, name in ((7, "x"), (8, "W"), (8, "U"), (8, "b"), (9, "h0"), (9, "c0"))}},
+    "7.6": {"L11 Call dropped: np.stack([dx_pre.sum(axis=0), dh_pre.sum(axis=0)])":
+            "a list of the two bias rows is accepted as the (2, 3u) array it stacks to"},
+}
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
 test_accepted_answer_passes = accept_tests(ACCEPT)
