@@ -131,7 +131,7 @@ def _ridge_forecast(series, *, scaler="train", fit_on="train", lam=1.0, seed=0):
     from helpers.checks.ch07 import WINDOW
 
     n_train, train, test = _split(series)
-    fit = series[:n_train] if scaler == "train" else series
+    fit = {"train": series[:n_train], "one_more_day": series[:n_train + 1], "all": series}[scaler]
     mean, std = fit.mean(), fit.std()
     X, y = make_windows((series - mean) / std, WINDOW)
     X = X[..., 0]
@@ -308,6 +308,7 @@ def _forecast_wrong(kind):
             # windows that end ON the target day: the model just copies the last input
             "leak": lambda: task["y_test"] + 0.05 * np.random.default_rng(0).standard_normal(len(good)),
             "scaler_all": lambda: _ridge_forecast(series, scaler="all"),
+            "scaler_one_more_day": lambda: _ridge_forecast(series, scaler="one_more_day"),
             "fit_all": lambda: _ridge_forecast(series, fit_on="all"),
             "shuffled": lambda: _ridge_forecast(series, fit_on="shuffled"),
             # honest but weak: a heavily shrunk autoregression; the value five days earlier; the training mean
@@ -534,7 +535,7 @@ def forecast_ridge_float32(series):
 
 
 def forecast_ridge_validated(series):
-    """Chooses the ridge penalty on the validation windows: using them to select is fine."""
+    """Chooses the ridge penalty on the validation windows: the validation period then shapes the model."""
     from helpers.checks.ch07 import WINDOW
 
     n = len(series)
@@ -550,7 +551,11 @@ def forecast_ridge_validated(series):
         err = np.mean((X[val] @ w - y[val]) ** 2)
         if best is None or err < best[0]:
             best = (err, w)
-    return list(X[test] @ best[1] * std + mean)                   # a list of floats is fine too
+    return X[test] @ best[1] * std + mean
+
+
+def forecast_ridge_list(series):
+    return [float(v) for v in _ridge_forecast(series)]            # a list of floats is fine too
 
 
 
@@ -640,8 +645,10 @@ WRONG = {
         (_forecast_wrong("constant"), r"must be below 0.85"),
         (_forecast_wrong("leak"), r"leaking into the inputs"),
         (_forecast_wrong("scaler_all"), r"first test days changed.*scaler fitted on all the data"),
-        (_forecast_wrong("fit_all"), r"first test days changed.*windows from the test period"),
+        (_forecast_wrong("fit_all"), r"first test days changed.*windows from the validation or test period"),
         (_forecast_wrong("shuffled"), r"first test days changed.*shuffled split"),
+        (forecast_ridge_validated, r"first test days changed.*validation windows used to choose"),
+        (_forecast_wrong("scaler_one_more_day"), r"first test days changed"),
         (_forecast_of_the_notebook_series(), r"did not change at all.*series` it is given"),
         (_forecast_in_place, r"modified its input `series` in place"),
         (_forecast_wrong("weak_ridge"), r"^(?!.*reverse).*must be below 0.85"),
@@ -658,7 +665,7 @@ ACCEPT = {
     "7.5": [gru_forward_float32, gru_forward_keras, gru_forward_prealloc],
     "7.6": [gru_step_backward_float32, gru_step_backward_tape],
     "7.7": [make_windows_strided, make_windows_float32_list],
-    "7.8": [forecast_ridge, forecast_ridge_float32, forecast_ridge_validated],
+    "7.8": [forecast_ridge, forecast_ridge_float32, forecast_ridge_list],
 }
 _NEG_ZERO = "a negated array of zeros is −0 everywhere, which adds and compares exactly like 0"
 EQUIVALENT: dict[str, dict[str, str]] = {

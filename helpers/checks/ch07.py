@@ -426,7 +426,7 @@ WINDOW, TRAIN_FRACTION, VALIDATION_FRACTION = 20, 0.70, 0.15
 BEAT_FACTOR = 0.85
 LEAK_FACTOR = 0.25  # honest models reach about 0.65-0.75 × naive; a leaked target gives far less
 FORECAST_TIMEOUT_S = 300.0
-FUTURE_SHIFT = 1.0  # the intervention: every value after the first test day raised by this much
+FUTURE_SHIFT = 1.0  # the intervention: validation days outside the test windows and every day after the first test day raised by this much
 
 
 def forecast_task(series: np.ndarray | None = None) -> dict:
@@ -472,20 +472,25 @@ def ex_7_8(forecast) -> None:
     if not beats and np.mean((pred[::-1] - y) ** 2) < BEAT_FACTOR * mse_naive:
         fail("forecast(series)'s result beats the naive forecast only when read backwards: it is in reverse time "
              "order — return the test predictions oldest first, in the order of the target days.")
-    # the procedure, by intervention: a different future after the first test day
+    # the procedure, by intervention: the same series with (a) the validation days that lie in no test window and
+    # (b) every day after the first test day changed. The first test forecasts, whose inputs lie on neither, must
+    # not move: the scaler and the model may be fitted on the training days only.
     first = int(task["test_days"][0])
     altered = series.copy()
+    altered[task["n_train"]:first - WINDOW] += FUTURE_SHIFT
     altered[first + 1:] += FUTURE_SHIFT
     pred_altered = _forecast_values(call(forecast, altered, name="forecast", timeout=FORECAST_TIMEOUT_S), len(y),
                                     "forecast(series) on a changed series")
-    unseen = task["test_days"] <= first + 1       # these predictions' inputs all lie before the change
+    unseen = task["test_days"] <= first + 1       # these predictions' inputs all lie on unchanged days
     tol = 1e-6 * (1.0 + np.abs(pred[unseen]))
     if np.any(np.abs(pred_altered[unseen] - pred[unseen]) > tol):
-        fail(f"the forecasts for the first test days changed when only the days AFTER day {first} were changed, "
-             "although their inputs all lie before that day: something the model or the scaler is fitted on comes "
-             "from the test period — a scaler fitted on all the data, training on windows from the test period, "
-             "or a shuffled split. Fit the scaler on the training days only, split by target day in time order, "
-             "and train on the training windows only.")
+        fail(f"the forecasts for the first test days changed when only validation days and the days after day {first} "
+             "were changed, although their inputs all lie on unchanged days: something the scaler or the model is "
+             "fitted on comes from outside the training period — a scaler fitted on all the data, training on windows "
+             "from the validation or test period, a shuffled split, or the validation windows used to choose or stop "
+             "training. (Or the training is not reproducible: call keras.utils.set_random_seed inside forecast, "
+             "before building the model.) Fit the scaler on the training days only, split by target day in time "
+             "order, and train on the training windows only.")
     require(beats, f"the test MSE is {mse / mse_naive:.2f} × the naive forecast's; it must be below {BEAT_FACTOR} × "
             "(train longer, check the split and the scaling, predict the day AFTER each window).")
     if np.allclose(pred_altered[~unseen], pred[~unseen]):
