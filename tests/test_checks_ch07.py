@@ -680,6 +680,17 @@ EQUIVALENT: dict[str, dict[str, str]] = {
                for line, name in ((7, "x"), (8, "W"), (8, "U"), (8, "b"), (9, "h0"), (9, "c0"))}},
     "7.6": {"L11 Call dropped: np.stack([dx_pre.sum(axis=0), dh_pre.sum(axis=0)])":
             "a list of the two bias rows is accepted as the (2, 3u) array it stacks to"},
+    # 7.8 asks for ANY honest, seeded forecast that beats 0.85 × naive: these mutants are other correct answers
+    # (a hyperparameter the task leaves free, the validation mask that is only watched, a scaler fitted on the
+    # training days minus the last one); measured on this branch's local run, each still passes honestly
+    "7.8": {**{m: "another hyperparameter the task leaves free; still a seeded, honest forecast that beats the baseline"
+               for m in ("L7 Constant 0→1: keras.utils.set_random_seed(0)", "L9 Constant 0.005→0.01: keras.optimizers.Adam(5e-3)",
+                         "L10 Constant 10→20: epochs=10", "L10 Constant 64→128: batch_size=64",
+                         "L10 Constant 0→1: verbose=0", "L8 Constant 16→32: keras.layers.LSTM(16)")},
+            **{m: "changes only the validation mask, which fit() merely evaluates (validation_data never changes the weights)"
+               for m in ("L6 Compare GtE→Gt: day >= n_train", "L6 Compare Lt→LtE: day < n_train + n_val")},
+            **{m: "the scaler is fitted on the training days minus the last one: still training days only"
+               for m in ("L3 Slice upper bound -1: series[:n_train]", "L3 Slice upper bound -1: series[:n_train] #2")}},
 }
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
