@@ -494,18 +494,28 @@ def assert_close(
     float32 precision (see :func:`tolerance`) where the exercise allows it.
     Returns the answer as a float64 array.
     """
+    act, exp, tol, right = _compare(actual, expected, name, rtol, atol, hints, rtol32, atol32)
+    if not right:
+        fail(f"{name} is not right: {diagnose(act, exp, index_names, tol=tol, factors=factors)}")
+    return act
+
+
+def _compare(actual: Any, expected: Any, name: str, rtol: float, atol: float,
+             hints: Iterable[tuple[Any, str]], rtol32: float | None = None, atol32: float | None = None,
+             ) -> tuple[np.ndarray, np.ndarray, Tolerance, bool]:
+    """(answer, expected, tolerance, whether they match); fails at once with the explanation
+    of a known mistake in ``hints`` that the answer matches."""
     exp = _expected_array(expected)
     act = as_array(actual, name, exp.shape)
     tol = tolerance(actual, exp, rtol, atol, rtol32, atol32)
     if tol.close(act, exp).all():
-        return act
+        return act, exp, tol, True
     hint_tol = Tolerance(max(tol.rtol, 1e-6), max(tol.atol, 1e-9))
     for wrong, explanation in hints:
         wrong = _expected_array(wrong)
         if wrong.shape == act.shape and hint_tol.close(act, wrong).all():
             fail(f"{name} is not right: {explanation}")
-    fail(f"{name} is not right: {diagnose(act, exp, index_names, tol=tol, factors=factors)}")
-    return act  # unreachable, keeps type checkers happy
+    return act, exp, tol, False
 
 
 _ALWAYS_PLAUSIBLE = {"2": 2.0, "½": 0.5}
@@ -600,16 +610,9 @@ def assert_blocks_close(
     [z, r, h], …): ``blocks`` maps each block's name to its index into the array (e.g.
     ``np.s_[:, 0:u]``). A wrong answer is told which blocks are wrong, and whether a block holds
     another block's values (blocks in the wrong order, ``layout`` names the expected order)."""
-    exp = _expected_array(expected)
-    act = as_array(actual, name, exp.shape)
-    tol = tolerance(actual, exp, rtol, atol)
-    if tol.close(act, exp).all():
+    act, exp, tol, right = _compare(actual, expected, name, rtol, atol, hints)
+    if right:
         return act
-    hint_tol = Tolerance(max(tol.rtol, 1e-6), max(tol.atol, 1e-9))
-    for wrong, explanation in hints:
-        wrong = _expected_array(wrong)
-        if wrong.shape == act.shape and hint_tol.close(act, wrong).all():
-            fail(f"{name} is not right: {explanation}")
     wrong_blocks = [b for b, index in blocks.items() if not tol.close(act[index], exp[index]).all()]
     right = [b for b in blocks if b not in wrong_blocks]
     for b in wrong_blocks:
