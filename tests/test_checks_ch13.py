@@ -288,7 +288,7 @@ def episode_tf(labels, classes, n_way, k_shot, n_query, seed):
     return tf.constant(np.array(support)), tf.constant(np.array(query))
 
 
-# --------------------------------------------------------------------------- 13.5
+# --------------------------------------------------------------------------- 13.6
 def proto_logits(support, support_labels, query, n_way):
     protos = np.stack([support[support_labels == k].mean(axis=0) for k in range(n_way)])
     return -((query[:, None, :] - protos[None, :, :]) ** 2).sum(axis=-1)
@@ -329,7 +329,7 @@ def proto_onehot_matmul(support, support_labels, query, n_way):
     return [[-float(np.dot(q - c, q - c)) for c in protos] for q in query]
 
 
-# --------------------------------------------------------------------------- 13.6
+# --------------------------------------------------------------------------- 13.7
 def proto_linear(prototypes):
     W = 2.0 * prototypes.T
     b = -np.sum(prototypes**2, axis=1)
@@ -363,7 +363,7 @@ def proto_linear_list(prototypes):
             np.array([-float(c @ c) for c in prototypes])]
 
 
-# --------------------------------------------------------------------------- 13.7
+# --------------------------------------------------------------------------- 13.8
 def matching_probs(support, support_onehot, query):
     s = support / np.linalg.norm(support, axis=1, keepdims=True)
     q = query / np.linalg.norm(query, axis=1, keepdims=True)
@@ -414,7 +414,7 @@ def matching_loops(support, support_onehot, query):
     return out
 
 
-# --------------------------------------------------------------------------- 13.8
+# --------------------------------------------------------------------------- 13.5
 def contrastive_loss(z1, z2, same, margin):
     d = np.linalg.norm(z1 - z2, axis=1)
     loss = 0.5 * same * d**2 + 0.5 * (1 - same) * np.maximum(0.0, margin - d) ** 2
@@ -463,10 +463,10 @@ REFERENCE = {
     "13.2": routing,
     "13.3": margin_loss,
     "13.4": sample_episode,
-    "13.5": proto_logits,
-    "13.6": proto_linear,
-    "13.7": matching_probs,
-    "13.8": contrastive_loss,
+    "13.6": proto_logits,
+    "13.7": proto_linear,
+    "13.8": matching_probs,
+    "13.5": contrastive_loss,
 }
 
 WRONG = {
@@ -499,26 +499,26 @@ WRONG = {
         (episode_global_rng, r"same seed gave a different episode"),
         (episode_unique_then_filter, r"HELD-OUT classes were relabelled"),
     ],
-    "13.5": [
+    "13.6": [
         (proto_positive, r"positive squared distances"),
         (proto_not_squared, r"not squared"),
         (proto_grouped, r"labels are shuffled"),
         (proto_from_queries, r"computed from query points"),
     ],
-    "13.6": [
+    "13.7": [
         (proto_linear_no_two, r"missing the factor 2"),
         (proto_linear_plus_b, r"minus sign"),
         (proto_linear_untransposed, r"should be \(d, n\)"),
         (proto_linear_norm_b, r"SQUARED norm"),
     ],
-    "13.7": [
+    "13.8": [
         (matching_cosine_distance, r"cosine DISTANCE"),
         (matching_dot, r"not normalised"),
         (matching_support_only, r"query's norm"),
         (matching_wrong_axis, r"over the queries"),
         (matching_no_softmax, r"through a softmax"),
     ],
-    "13.8": [
+    "13.5": [
         (contrastive_swapped, r"swapped"),
         (contrastive_no_max, r"max\(0, ·\) is missing"),
         (contrastive_squared_hinge, r"not its square"),
@@ -532,10 +532,10 @@ ACCEPT = {
     "13.2": [routing_tf32, routing_per_example],
     "13.3": [margin_tf32, margin_loops],
     "13.4": [episode_by_permutation, episode_tf],
-    "13.5": [proto_tf32, proto_onehot_matmul],
-    "13.6": [proto_linear_tf32, proto_linear_list],
-    "13.7": [matching_tf32, matching_loops],
-    "13.8": [contrastive_tf32, contrastive_loops],
+    "13.6": [proto_tf32, proto_onehot_matmul],
+    "13.7": [proto_linear_tf32, proto_linear_list],
+    "13.8": [matching_tf32, matching_loops],
+    "13.5": [contrastive_tf32, contrastive_loops],
 }
 
 EQUIVALENT: dict = {}

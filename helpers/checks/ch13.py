@@ -266,7 +266,7 @@ def ex_13_4(sample_episode) -> None:
                 "examples were ever used: draw the examples of each class at random, not the first ones.")
 
 
-# --------------------------------------------------------------------------- 13.5 prototypical logits
+# --------------------------------------------------------------------------- 13.6 prototypical logits
 
 
 def proto_oracle(support: np.ndarray, support_labels: np.ndarray, query: np.ndarray, n_way: int) -> np.ndarray:
@@ -289,10 +289,10 @@ def _proto_cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
     return cases
 
 
-@exercise("13.5", "prototypical-network logits",
+@exercise("13.6", "prototypical-network logits",
           "logits = −‖f(x) − c_k‖² with c_k the mean support embedding of class k; each query's logits "
           "depend on the support set alone")
-def ex_13_5(proto_logits) -> None:
+def ex_13_6(proto_logits) -> None:
     for support, labels, query, n_way in _proto_cases():
         out = call(proto_logits, support, labels, query, n_way, name="proto_logits")
         expected = proto_oracle(support, labels, query, n_way)
@@ -321,12 +321,12 @@ def ex_13_5(proto_logits) -> None:
         ])
 
 
-# --------------------------------------------------------------------------- 13.6 prototypes as a linear layer
+# --------------------------------------------------------------------------- 13.7 prototypes as a linear layer
 
 
-@exercise("13.6", "a prototypical network is a linear classifier",
+@exercise("13.7", "a prototypical network is a linear classifier",
           "W = 2cᵀ and b = −‖c‖²: x·W + b equals −‖x − c‖² up to −‖x‖², the same softmax")
-def ex_13_6(proto_linear) -> None:
+def ex_13_7(proto_linear) -> None:
     rng = np.random.default_rng(1306)
     for n_way, d in [(4, 6), (3, 2), (10, 9)]:
         protos = rng.standard_normal((n_way, d)) * 2 + 1
@@ -348,7 +348,7 @@ def ex_13_6(proto_linear) -> None:
         require(np.allclose(logits - direct, (x**2).sum(1, keepdims=True)), "internal: the identity")
 
 
-# --------------------------------------------------------------------------- 13.7 matching networks
+# --------------------------------------------------------------------------- 13.8 matching networks
 
 
 def matching_oracle(support: np.ndarray, onehot: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -360,9 +360,9 @@ def matching_oracle(support: np.ndarray, onehot: np.ndarray, query: np.ndarray) 
     return tf.matmul(attention, tf.constant(onehot, tf.float64)).numpy()
 
 
-@exercise("13.7", "matching-network cosine attention",
+@exercise("13.8", "matching-network cosine attention",
           "P(y|x) = Σ_i softmax_i(cos(x, x_i)) y_i matches (cosine similarity, softmax over the support set)")
-def ex_13_7(matching_probs) -> None:
+def ex_13_8(matching_probs) -> None:
     rng = np.random.default_rng(1307)
     for m, n_way, n_query, d in [(6, 3, 4, 5), (10, 5, 7, 12)]:
         support = rng.standard_normal((m, d)) * np.exp(rng.uniform(-2, 2, (m, 1)))  # very different norms
@@ -393,7 +393,7 @@ def ex_13_7(matching_probs) -> None:
         ])
 
 
-# --------------------------------------------------------------------------- 13.8 contrastive loss
+# --------------------------------------------------------------------------- 13.5 contrastive loss
 
 
 def contrastive_oracle(z1: np.ndarray, z2: np.ndarray, same: np.ndarray, margin: float) -> float:
@@ -404,9 +404,9 @@ def contrastive_oracle(z1: np.ndarray, z2: np.ndarray, same: np.ndarray, margin:
     return float(tf.reduce_mean(0.5 * y * d**2 + 0.5 * (1 - y) * tf.nn.relu(margin - d) ** 2))
 
 
-@exercise("13.8", "the contrastive loss of a siamese network",
+@exercise("13.5", "the contrastive loss of a siamese network",
           "contrastive loss matches mean ½ y d² + ½ (1 − y) max(0, m − d)² (y = 1 for a same-class pair)")
-def ex_13_8(contrastive_loss) -> None:
+def ex_13_5(contrastive_loss) -> None:
     rng = np.random.default_rng(1308)
     for batch, d, margin in [(8, 3, 2.0), (5, 6, 1.0), (12, 2, 3.5)]:
         z1 = rng.standard_normal((batch, d))
