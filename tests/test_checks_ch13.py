@@ -538,7 +538,31 @@ ACCEPT = {
     "13.5": [contrastive_tf32, contrastive_loops],
 }
 
-EQUIVALENT: dict = {}
+EQUIVALENT = {
+    "13.2": {
+        "L1 Sign flipped (x→−x): np.zeros(u_hat.shape[:3])": "−0 is 0: the logits start at zero either way",
+        "L3 axis dropped: softmax_np(b, axis=2)": "softmax_np's default axis −1 is axis 2 of the 3-d logits",
+        "L6 Compare Lt→LtE: r < iterations - 1": "the extra update comes after the last v and c: never used",
+        "L7 In place (x = x op d → x op= d): b = b + np.einsum(\"bijd,bjd->bij\", u_hat, v)":
+            "b is the answer's own array (made by np.zeros), so updating it in place changes nothing else",
+        "L6 BinOp Sub→Add: iterations - 1": "r < iterations + 1 always holds: one more update after the last v, unused",
+        "L6 Term dropped (right): iterations - 1": "r < iterations always holds: one more update after the last v, unused",
+        "L6 Constant 1→0: iterations - 1": "r < iterations always holds: one more update after the last v, unused",
+    },
+    "13.4": {
+        "L8 Call dropped: np.array(support)": "a list of equal-length index arrays is accepted as the (n_way, k_shot) array",
+        "L8 Call dropped: np.array(query)": "a list of equal-length index arrays is accepted as the (n_way, n_query) array",
+    },
+    "13.5": {
+        "L1 Operands swapped: z1 - z2": "‖z1 − z2‖ = ‖z2 − z1‖",
+    },
+    "13.6": {
+        "L2 Operands swapped: query[:, None, :] - protos[None, :, :]": "the difference is squared: (a − b)² = (b − a)²",
+    },
+    "13.8": {
+        "L3 axis dropped: softmax_np(q @ s.T, axis=1)": "softmax_np's default axis −1 is axis 1 of the 2-d similarities",
+    },
+}
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
 test_accepted_answer_passes = accept_tests(ACCEPT)
