@@ -428,3 +428,21 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --------------------------------------------------------------------------- digits (chapter 13)
+REGISTRY["sklearn/digits.csv.gz"] = DataFile(
+    "sklearn/digits.csv.gz", "digits.csv.gz",
+    "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22",
+    "BSD-3-Clause (scikit-learn); UCI Optical Recognition of Handwritten Digits, CC BY 4.0",
+    "Handwritten digits bundled with scikit-learn: 1,797 images of 8 × 8 pixels, 16 grey levels "
+    "(Alpaydin & Kaynak, 1998)",
+    package=("sklearn", "datasets/data/digits.csv.gz"),
+)
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's handwritten digits: images [1797, 8, 8] (float64, values 0…16) and labels
+    [1797] (int64, 0…9), in the file's order."""
+    table = np.loadtxt(path("sklearn/digits.csv.gz"), delimiter=",")
+    return table[:, :-1].reshape(-1, 8, 8).astype(np.float64), table[:, -1].astype(np.int64)

@@ -294,5 +294,27 @@ def conv_feature_maps(
         ax.set_title(f"map {k}", fontsize=8)
     if title:
         fig.suptitle(title)
+
+
+def accuracy_intervals(
+    results: Mapping[str, tuple[float, float]],
+    *,
+    title: str = "",
+    ylabel: str = "accuracy",
+    chance: float | None = None,
+    ax=None,
+):
+    """Named accuracies with their 95 % confidence half-widths, {name: (mean, half_width)}, as
+    points with error bars (optionally a dashed line at chance level)."""
+    fig, ax = _figure(ax, figsize=(7.0, 3.8))
+    names = list(results)
+    means = [results[n][0] for n in names]
+    halves = [results[n][1] for n in names]
+    ax.errorbar(range(len(names)), means, yerr=halves, fmt="o", capsize=5)
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    if chance is not None:
+        ax.axhline(chance, linestyle="--", color="grey", label="chance")
+        ax.legend()
+    ax.set(title=title, ylabel=ylabel)
     fig.tight_layout()
     return fig

@@ -98,3 +98,12 @@ def test_breast_cancer_codes_malignant_as_one_like_sklearns_data():
     assert np.array_equal(X, reference.data)
     assert np.array_equal(y, (reference.target == 0).astype(int))  # sklearn: 0 = malignant
     assert y.sum() == 212
+
+
+def test_digits_match_sklearns_loader():
+    from sklearn.datasets import load_digits
+
+    images, labels = data.digits()
+    reference = load_digits()
+    assert images.shape == (1797, 8, 8) and images.dtype == np.float64
+    assert np.array_equal(images, reference.images) and np.array_equal(labels, reference.target)
