@@ -1,6 +1,7 @@
 """LSTM forward + backward (BPTT) timings: NumPy vs the helpers kernel vs keras.layers.LSTM.
 
     python -m helpers.bench --batch 64 --steps 100 --units 128 --inputs 32 --repeats 20
+    python -m helpers.bench conv      # chapter 05: Conv2D forward + backward, same three contenders
 
 All three compute, on the same float32 weights and data, the gradients with respect to
 x, h0, c0, kernel, recurrent_kernel and bias of L = Σ hs ⊙ dhs for one random upstream
@@ -243,6 +244,9 @@ def format_report(res: dict, shape: str, flops: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["conv"]:  # python -m helpers.bench conv ...: the Conv2D benchmark (chapter 05)
+        return conv_main(argv[1:])
     p = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__.split("\n")[0])
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=100)
@@ -255,6 +259,149 @@ def main(argv: list[str] | None = None) -> int:
     res = run(a.batch, a.steps, a.units, a.inputs, a.repeats, a.warmup, a.seed)
     shape = f"batch {a.batch}, steps {a.steps}, units {a.units}, inputs {a.inputs}"
     print(format_report(res, shape, matmul_flops(a.batch, a.steps, a.units, a.inputs)))
+    return 0 if res["agree"] else 1
+
+
+
+# =========================================================================== conv2d benchmark
+#   python -m helpers.bench conv --batch 32 --size 32 --c-in 32 --c-out 64 --kernel 3
+CONV_KEYS = ("y", "x", "kernel", "bias")
+
+
+def numpy_conv2d_grads(x: Array, kernel: Array, bias: Array, dy: Array) -> dict[str, Array]:
+    """Forward output and the three gradients of a stride-1 'valid' Conv2D in NumPy (im2col).
+
+    Forward: the windows of x as a [B·H'·W', K_h·K_w·C_in] matrix (one copy), times the kernel
+    reshaped to [K_h·K_w·C_in, C_out]. Backward: dW = colsᵀ δ; db = Σ δ; dx = δ padded by
+    K − 1, its windows times the 180°-rotated, channel-transposed kernel (a full convolution).
+    """
+    windows = np.lib.stride_tricks.sliding_window_view
+    k_h, k_w, c_in, c_out = kernel.shape
+    batch, h_out, w_out = x.shape[0], x.shape[1] - k_h + 1, x.shape[2] - k_w + 1
+    cols = windows(x, (k_h, k_w), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3).reshape(-1, k_h * k_w * c_in)
+    y = (cols @ kernel.reshape(-1, c_out) + bias).reshape(batch, h_out, w_out, c_out)
+    d = dy.reshape(-1, c_out)
+    d_kernel = (cols.T @ d).reshape(kernel.shape)
+    padded = np.pad(dy, ((0, 0), (k_h - 1, k_h - 1), (k_w - 1, k_w - 1), (0, 0)))
+    rotated = kernel[::-1, ::-1].transpose(0, 1, 3, 2).reshape(-1, c_in)  # [K_h·K_w·C_out, C_in]
+    dcols = windows(padded, (k_h, k_w), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3).reshape(-1, k_h * k_w * c_out)
+    return {"y": y, "x": (dcols @ rotated).reshape(x.shape), "kernel": d_kernel, "bias": d.sum(axis=0)}
+
+
+def make_conv_data(batch: int, size: int, c_in: int, c_out: int, k: int, seed: int = 0) -> dict[str, Array]:
+    """float32 images [B, size, size, C_in], a He-scaled kernel, a bias and an upstream δ."""
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    out = size - k + 1
+    return {
+        "x": rng.normal(size=(batch, size, size, c_in)).astype(f32),
+        "kernel": (rng.normal(size=(k, k, c_in, c_out)) * np.sqrt(2 / (k * k * c_in))).astype(f32),
+        "bias": rng.normal(0, 0.1, c_out).astype(f32),
+        "dy": rng.normal(size=(batch, out, out, c_out)).astype(f32),
+    }
+
+
+def make_conv_contenders(d: Mapping[str, Array]) -> dict[str, Callable[[], dict[str, Array]]]:
+    """name -> zero-argument function returning y and the three gradients as NumPy arrays."""
+    tensorflow()
+    import keras
+    import tensorflow as tf
+
+    from helpers.kernels.conv import conv2d_value_and_grads
+
+    tx, tk, tb, tdy = (tf.constant(d[k]) for k in ("x", "kernel", "bias", "dy"))
+
+    def run_numpy():
+        return numpy_conv2d_grads(d["x"], d["kernel"], d["bias"], d["dy"])
+
+    def run_kernel():
+        y, grads = conv2d_value_and_grads(tx, tk, tb, tdy)
+        return {"y": y.numpy(), **{k: v.numpy() for k, v in grads.items()}}
+
+    layer = keras.layers.Conv2D(d["kernel"].shape[-1], d["kernel"].shape[:2], dtype="float32")
+    layer.build(d["x"].shape)
+    layer.set_weights([d["kernel"], d["bias"]])
+
+    @tf.function
+    def keras_grads(x, dy):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        return [y, *tape.gradient(y, [x, layer.kernel, layer.bias], output_gradients=dy)]
+
+    def run_keras():
+        return {k: v.numpy() for k, v in zip(CONV_KEYS, keras_grads(tx, tdy))}
+
+    return {"NumPy": run_numpy, "kernel": run_kernel, "Keras": run_keras}
+
+
+def conv_flops(batch: int, size: int, c_in: int, c_out: int, k: int) -> float:
+    """2 × multiply-adds of forward, ∂L/∂x and ∂L/∂W: three times B·H'·W'·C_out·K²·C_in."""
+    out = size - k + 1
+    return 3 * 2.0 * batch * out * out * c_out * k * k * c_in
+
+
+def run_conv(batch: int = 32, size: int = 32, c_in: int = 32, c_out: int = 64, k: int = 3,
+             repeats: int = 10, warmup: int = 2, seed: int = 0) -> dict:
+    """Check agreement, then time every conv contender; same result layout as :func:`run`."""
+    d = make_conv_data(batch, size, c_in, c_out, k, seed)
+    contenders = make_conv_contenders(d)
+    results = {}
+    for name, fn in contenders.items():
+        for _ in range(max(warmup, 1)):
+            results[name] = fn()
+    errors = {
+        "kernel vs NumPy": max(rel_err(results["kernel"][key], results["NumPy"][key]) for key in CONV_KEYS),
+        "Keras vs kernel": max(rel_err(results["Keras"][key], results["kernel"][key]) for key in CONV_KEYS),
+    }
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for name, fn in contenders.items():
+        fn()
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {"errors": errors, "agree": all(e < AGREE_TOL for e in errors.values()), "times": times,
+            "device": device_name()}
+
+
+def format_conv_report(res: dict, shape: str, flops: float) -> str:
+    med = {k: statistics.median(v) for k, v in res["times"].items()}
+    low = {k: min(v) for k, v in res["times"].items()}
+    lines = [
+        f"Conv2D forward + backward (y, dx, dW, db), {shape}, float32, stride 1, 'valid'",
+        f"Device: {res['device']}",
+        f"Work: {flops / 1e9:.3g} GFLOP (forward, dx and dW; elementwise work not counted)",
+        "Agreement (max |a-b| / max |b| over y, x, kernel, bias):",
+    ]
+    lines += [f"  {k:<16} {e:.2e}" for k, e in res["errors"].items()]
+    lines.append(f"  agree (< {AGREE_TOL:g}): {'yes' if res['agree'] else 'NO'}")
+    lines += ["", f"  {'':<8} {'median ms':>10} {'min ms':>10} {'GFLOP/s':>9}"]
+    lines += [f"  {k:<8} {1e3 * med[k]:>10.2f} {1e3 * low[k]:>10.2f} {flops / med[k] / 1e9:>9.1f}"
+              for k in med]
+    lines += [
+        "",
+        f"  NumPy / kernel = {med['NumPy'] / med['kernel']:.2f}x",
+        f"  kernel / Keras = {med['kernel'] / med['Keras']:.2f}x",
+    ]
+    return "\n".join(lines)
+
+
+def conv_main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m helpers.bench conv",
+                                description="Conv2D forward + backward: NumPy (im2col) vs helpers kernel vs keras.layers.Conv2D")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--size", type=int, default=32, help="image height = width")
+    p.add_argument("--c-in", type=int, default=32)
+    p.add_argument("--c-out", type=int, default=64)
+    p.add_argument("--kernel", type=int, default=3, help="kernel height = width")
+    p.add_argument("--repeats", type=int, default=10, help="timed runs of each (after warm-up)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs of each first")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    res = run_conv(a.batch, a.size, a.c_in, a.c_out, a.kernel, a.repeats, a.warmup, a.seed)
+    shape = f"batch {a.batch}, {a.size}x{a.size}x{a.c_in} -> {a.c_out} channels, kernel {a.kernel}x{a.kernel}"
+    print(format_conv_report(res, shape, conv_flops(a.batch, a.size, a.c_in, a.c_out, a.kernel)))
     return 0 if res["agree"] else 1
 
 

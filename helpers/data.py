@@ -388,6 +388,25 @@ def wordnet_lemmatizer():
     return OfflineWordNetLemmatizer()
 
 
+# --------------------------------------------------------------------------- breast cancer (chapter 04)
+REGISTRY["sklearn/breast_cancer.csv"] = DataFile(
+    "sklearn/breast_cancer.csv", "breast_cancer.csv",
+    "fed3eb72d0575ef6192293f5093c6e801b1476b577d0386bf4455504522172ed",
+    "BSD-3-Clause (scikit-learn); UCI Breast Cancer Wisconsin (Diagnostic), CC BY 4.0",
+    "Breast Cancer Wisconsin (Diagnostic) data bundled with scikit-learn: 569 tumours, 30 features "
+    "(Street, Wolberg & Mangasarian, 1993)",
+    package=("sklearn", "datasets/data/breast_cancer.csv"),
+)
+
+
+def breast_cancer() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's breast cancer data: features [569, 30] (float64) and labels [569] with
+    **1 = malignant** (the rarer class, 212 of 569) and 0 = benign. (scikit-learn's own loader
+    codes malignant as 0; here the positive class is the one a screening test looks for.)"""
+    table = np.loadtxt(path("sklearn/breast_cancer.csv"), delimiter=",", skiprows=1)
+    return table[:, :-1].astype(np.float64), (table[:, -1] == 0).astype(np.int64)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "list"

@@ -2,6 +2,11 @@
 
 Perturbing *every* weight at once and dividing by eps gives a directional derivative
 (the sum of all partials), not the gradient: each element is perturbed on its own here.
+
+The default ``eps = 1e-5``: the centered difference has truncation error about eps²·|f‴|/6 and
+rounding error about u·|f|/eps (u = 1.1e-16 in float64), smallest at eps* = (3u·|f|/|f‴|)^(1/3),
+about 7e-6 when |f| and |f‴| are of the same size; 1e-5 is that power of ten (chapter 02, §6,
+measures it).
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import numpy as np
 Array = np.ndarray
 
 
-def numerical_gradient(f: Callable[[], float], x: Array, eps: float = 1e-6) -> Array:
+def numerical_gradient(f: Callable[[], float], x: Array, eps: float = 1e-5) -> Array:
     """dF/dx for a scalar function ``f()`` that reads ``x`` (changed in place, then restored).
 
     Uses (f(x + eps·e_i) − f(x − eps·e_i)) / (2·eps) per element i; error O(eps²).
@@ -35,7 +40,7 @@ def numerical_gradient(f: Callable[[], float], x: Array, eps: float = 1e-6) -> A
 
 
 def numerical_gradients(
-    f: Callable[[], float], params: Mapping[str, Array], eps: float = 1e-6
+    f: Callable[[], float], params: Mapping[str, Array], eps: float = 1e-5
 ) -> dict[str, Array]:
     """Centered-difference gradient of ``f()`` with respect to every array in ``params``."""
     return {name: numerical_gradient(f, p, eps) for name, p in params.items()}

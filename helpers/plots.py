@@ -228,3 +228,71 @@ def optimizer_paths(
     ax.grid(False)
     ax.legend(fontsize=8, loc="best")
     return fig
+
+
+def roc_and_confusion(
+    fpr: np.ndarray,
+    tpr: np.ndarray,
+    point: tuple[float, float],
+    confusion: np.ndarray,
+    *,
+    auc: float | None = None,
+    title: str = "",
+    class_names: Sequence[str] = ("negative", "positive"),
+):
+    """A ROC curve with one operating point marked (and the chance diagonal), next to the
+    confusion matrix at that point (rows: true class, columns: prediction)."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    left.plot(fpr, tpr, label="ROC" + (f" (AUC = {auc:.3f})" if auc is not None else ""))
+    left.plot([0, 1], [0, 1], linestyle=":", color="gray", label="chance")
+    left.plot([point[0]], [point[1]], "o", color="C3", label="threshold")
+    left.vlines(point[0], point[0], point[1], color="C3", linestyle="--", label="Youden's J = TPR − FPR")
+    left.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02))
+    left.legend(loc="lower right", fontsize=8)
+    confusion = np.asarray(confusion)
+    right.imshow(confusion, cmap="Blues")
+    right.grid(False)
+    for (i, j), count in np.ndenumerate(confusion):
+        right.text(j, i, str(int(count)), ha="center", va="center",
+                   color="white" if count > confusion.max() / 2 else "black")
+    right.set(xticks=[0, 1], yticks=[0, 1], xticklabels=[f"pred. {c}" for c in class_names],
+              yticklabels=[f"true {c}" for c in class_names])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def conv_feature_maps(
+    image: np.ndarray,
+    maps: np.ndarray,
+    *,
+    columns: int = 8,
+    title: str | None = None,
+    size: float = 1.2,
+):
+    """An input image [h, w] next to its feature maps [k, h', w'] (one panel per channel,
+    each on its own colour scale)."""
+    import matplotlib.pyplot as plt
+
+    maps = np.asarray(maps)
+    if maps.ndim != 3 or len(maps) == 0:
+        raise ValueError("maps must have shape [channels, height, width]")
+    columns = max(1, min(columns, len(maps)))
+    rows = int(np.ceil(len(maps) / columns))
+    fig, axes = plt.subplots(rows, columns + 1, figsize=(size * (columns + 1), size * rows + (0.4 if title else 0)),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    axes[0, 0].imshow(np.asarray(image), cmap="gray")
+    axes[0, 0].set_title("input", fontsize=8)
+    for k, feature in enumerate(maps):
+        ax = axes[k // columns, 1 + k % columns]
+        ax.imshow(feature, cmap="magma")
+        ax.set_title(f"map {k}", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -45,3 +45,44 @@ def test_numpy_reference_bptt_is_right():
 
     for k in bench.KEYS:
         assert relative_error(ours[k], numerical_gradient(loss, d[k])) < 1e-6, k
+
+
+def test_bench_conv_subcommand_tiny(capsys):
+    code = bench.main(["conv", "--batch", "2", "--size", "6", "--c-in", "2", "--c-out", "3",
+                       "--kernel", "3", "--repeats", "1", "--warmup", "1"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Conv2D forward + backward" in out and "agree (< 0.001): yes" in out
+    for row in ("NumPy", "kernel", "Keras", "GFLOP/s", "NumPy / kernel", "kernel / Keras", "Device:"):
+        assert row in out, row
+
+
+def test_numpy_reference_conv_is_right():
+    """The bench's im2col NumPy Conv2D and its gradients against a loop and centered differences."""
+    d = {k: v.astype(np.float64) for k, v in bench.make_conv_data(2, 5, 2, 3, 3, seed=1).items()}
+    ours = bench.numpy_conv2d_grads(d["x"], d["kernel"], d["bias"], d["dy"])
+
+    def forward():
+        x, w, b = d["x"], d["kernel"], d["bias"]
+        y = np.zeros(d["dy"].shape)
+        for i in range(y.shape[1]):
+            for j in range(y.shape[2]):
+                y[:, i, j] = np.einsum("bpqc,pqcf->bf", x[:, i:i + 3, j:j + 3], w) + b
+        return y
+
+    assert np.allclose(ours["y"], forward())
+    loss = lambda: float(np.sum(forward() * d["dy"]))
+    for k in ("x", "kernel", "bias"):
+        assert relative_error(ours[k], numerical_gradient(loss, d[k])) < 1e-6, k
+
+
+def test_bench_conv_runs_as_a_module():
+    """`python -m helpers.bench conv` dispatches (the subcommand is defined before it runs)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "helpers.bench", "conv", "--batch", "1", "--size", "5",
+                           "--c-in", "1", "--c-out", "2", "--repeats", "1", "--warmup", "1"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Conv2D forward + backward" in proc.stdout

@@ -87,3 +87,14 @@ def test_shipped_wordnet_lemmatises_offline_like_nltk(recwarn):
     assert "canine.n.02" in {s.name() for s in wn.synset("dog.n.01").hypernyms()}
     assert len(list(wn.all_synsets("n"))) == 82115  # WordNet 3.0's noun synsets
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_breast_cancer_codes_malignant_as_one_like_sklearns_data():
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = data.breast_cancer()
+    reference = load_breast_cancer()
+    assert X.shape == (569, 30) and X.dtype == np.float64
+    assert np.array_equal(X, reference.data)
+    assert np.array_equal(y, (reference.target == 0).astype(int))  # sklearn: 0 = malignant
+    assert y.sum() == 212

@@ -200,7 +200,7 @@ def call(
     *args: Any,
     name: str | None = None,
     timeout: float | None = None,
-    inplace: bool = False,
+    inplace: bool | Iterable[str] = False,
     **kwargs: Any,
 ) -> Any:
     """Call the student's ``fn`` with a time limit and turn every way it can go wrong into a
@@ -208,9 +208,9 @@ def call(
     (default ``$DLD_CHECK_TIMEOUT`` or 20 s).
 
     Arrays (also inside lists, tuples and dicts) are passed as fresh copies, so the check never
-    shares a reference with the student's code. Unless ``inplace=True`` (the task allows
-    updating an argument in place), an answer that modifies an argument fails with a hint
-    naming it. NumPy arrays in the result are copied too (an answer that returns an internal
+    shares a reference with the student's code. An answer that modifies an argument fails with
+    a hint naming it, unless the task allows updating it in place: ``inplace=True`` for every
+    argument, or the names of those that may change, e.g. ``inplace={"state"}``. NumPy arrays in the result are copied too (an answer that returns an internal
     buffer and changes it later cannot alter what the check already holds).
     """
     timeout = timeout or float(os.environ.get("DLD_CHECK_TIMEOUT", DEFAULT_TIMEOUT_S))
@@ -231,12 +231,15 @@ def call(
         raise
     except Exception as error:  # noqa: BLE001 - the student's code may raise anything
         fail(f"`{label}` raised {type(error).__name__}: {error}{_student_frame_line(error)}")
-    if not inplace:
+    if inplace is not True:
+        allowed = set(inplace or ())
         names = _parameter_names(fn, len(args))
         for position, (original, passed) in enumerate(zip(args, passed_args)):
-            _require_unchanged(original, passed, label, names[position])
+            if names[position].strip("`") not in allowed:
+                _require_unchanged(original, passed, label, names[position])
         for key, original in kwargs.items():
-            _require_unchanged(original, passed_kwargs[key], label, f"`{key}`")
+            if key not in allowed:
+                _require_unchanged(original, passed_kwargs[key], label, f"`{key}`")
     return _copy_arrays(result)
 
 

@@ -8,3 +8,4 @@ _import_tensorflow_quietly()
 
 from helpers.kernels.optimizers import *  # noqa: E402,F401,F403
 from helpers.kernels.rnn import *  # noqa: E402,F401,F403
+from helpers.kernels.conv import *  # noqa: E402,F401,F403
