@@ -128,6 +128,7 @@ def normalize(nb: dict, where: str = "notebook") -> dict:
         if not cell.get("id") or cell["id"] in seen:
             cell["id"] = f"cell-{index}"
         seen.add(cell["id"])
+    _nbgrader_metadata(nb)
     nb["nbformat"], nb["nbformat_minor"] = 4, 5
     nb.setdefault("metadata", {})["kernelspec"] = {
         "display_name": "Python 3 (ipykernel)",
@@ -135,6 +136,26 @@ def normalize(nb: dict, where: str = "notebook") -> dict:
         "name": "python3",
     }
     return nb
+
+
+NBGRADER_SCHEMA = 3
+
+
+def _nbgrader_metadata(nb: dict) -> None:
+    """nbgrader's cell metadata, so solutions/ work as an nbgrader source folder as they are:
+    answer cells are solution cells, check cells are locked autograded test cells worth one
+    point each, every ``grade_id`` is the stable cell id (``ex-N-M-answer`` / ``ex-N-M-check``).
+    Other cells carry none (nbgrader leaves them editable and ungraded)."""
+    for cell in nb["cells"]:
+        meta = cell.setdefault("metadata", {})
+        if is_answer(cell):
+            meta["nbgrader"] = {"grade": False, "grade_id": cell["id"], "locked": False,
+                                "schema_version": NBGRADER_SCHEMA, "solution": True, "task": False}
+        elif check_id(cell):
+            meta["nbgrader"] = {"grade": True, "grade_id": cell["id"], "locked": True, "points": 1,
+                                "schema_version": NBGRADER_SCHEMA, "solution": False, "task": False}
+        else:
+            meta.pop("nbgrader", None)
 
 
 def stub(source: str, ex_id: str) -> str:

@@ -41,3 +41,19 @@ def test_nbval_sanitizer_is_configured_and_valid():
         assert parser[section]["replace"]
         assert not pattern.search("✓ Exercise 6.3: BPTT gradients match"), f"{section} would rewrite a ✓ line"
     assert re.sub(parser["durations"]["regex"], "D", "took 1.25 s") == "took D"
+
+
+def test_pip_check_is_clean():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_envcheck_reads_the_ranges():
+    from helpers import envcheck
+
+    reqs = envcheck.requirements()
+    assert any(r.startswith("tensorflow>=") for r in reqs) and any(r.startswith("nbval") for r in reqs)
+    assert all((ROOT / t.split("::")[0]).exists() for t in envcheck.SUITE)
