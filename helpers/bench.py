@@ -243,6 +243,11 @@ def format_report(res: dict, shape: str, flops: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["attention"]:  # python -m helpers.bench attention ... (helpers/bench_attention.py)
+        from helpers import bench_attention
+
+        return bench_attention.main(argv[1:])
     p = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__.split("\n")[0])
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=100)
