@@ -461,7 +461,17 @@ ACCEPT = {
     "10.6": [pe_loops_f32, pe_tf],
 }
 
-EQUIVALENT: dict = {}
+EQUIVALENT = {
+    "10.1": {"L3 Constant 1000000000.0→2000000000.0: -1e9": "any score ≤ −1e9 gives exp(·) = 0 next to real "
+                                                           "scores, so −1e9 and −2e9 mask identically"},
+    "10.4": {
+        "L3 BinOp Add→Sub: np.einsum(\"bsd,dhk->bhsk\", value, wk) + bk[:, None, :]":
+            "the key bias adds q_t·bk to every score of row t, the same for all keys; the softmax ignores a "
+            "per-row constant, so ±bk (or no bk) gives the same output",
+        "L3 Term dropped (right): np.einsum(\"bsd,dhk->bhsk\", value, wk) + bk[:, None, :]":
+            "as above: the softmax is invariant to the per-row constant q_t·bk",
+    },
+}
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
 test_accepted_answer_passes = accept_tests(ACCEPT)

@@ -86,7 +86,8 @@ def ex_10_2(attention_mask) -> None:
     for lengths, steps in [([3, 5], 5), ([1, 4, 6], 6), ([2], 2)]:
         lengths = np.array(lengths)
         for causal in (False, True):
-            m = call(attention_mask, lengths, steps, causal, name="attention_mask")
+            given = lengths.tolist() if steps == 2 else lengths      # a list is a valid sequence of lengths too
+            m = call(attention_mask, given, steps, causal, name="attention_mask")
             m = np.asarray(m.numpy() if hasattr(m, "numpy") else m)
             require(m.shape == (len(lengths), steps, steps),
                     f"the mask must have shape [B, T, T] = {(len(lengths), steps, steps)}, got {m.shape}.")
