@@ -247,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["conv"]:  # python -m helpers.bench conv ...: the Conv2D benchmark (chapter 05)
         return conv_main(argv[1:])
+    if argv[:1] == ["attention"]:  # python -m helpers.bench attention ... (helpers/bench_attention.py)
+        from helpers import bench_attention
+
+        return bench_attention.main(argv[1:])
     p = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__.split("\n")[0])
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=100)

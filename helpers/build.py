@@ -148,7 +148,7 @@ def _nbgrader_metadata(nb: dict) -> None:
     Other cells carry none (nbgrader leaves them editable and ungraded)."""
     for cell in nb["cells"]:
         meta = cell.setdefault("metadata", {})
-        if is_answer(cell):
+        if is_answer(cell) or ANSWER_TAG in meta.get("tags", []):  # a student copy keeps the tag
             meta["nbgrader"] = {"grade": False, "grade_id": cell["id"], "locked": False,
                                 "schema_version": NBGRADER_SCHEMA, "solution": True, "task": False}
         elif check_id(cell):

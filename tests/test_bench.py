@@ -86,3 +86,40 @@ def test_bench_conv_runs_as_a_module():
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Conv2D forward + backward" in proc.stdout
+
+
+def test_bench_attention_tiny(capsys):
+    code = bench.main(["attention", "--batch", "2", "--seq", "5", "--model", "6", "--heads", "2",
+                       "--repeats", "1", "--warmup", "1"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "agree (< 0.001): yes" in out
+    for row in ("NumPy", "kernel", "Keras", "GFLOP/s", "NumPy / kernel", "kernel / Keras", "causal mask"):
+        assert row in out, row
+
+
+def test_numpy_attention_bench_grads_are_right():
+    """The attention bench's NumPy backward against finite differences (float64)."""
+    from helpers import bench_attention as ba
+
+    d = ba.make_data(2, 4, 4, 2, seed=1)
+    x, w, mask, dout = d["x"].astype(np.float64), [a.astype(np.float64) for a in d["w"]], d["mask"], \
+        d["dout"].astype(np.float64)
+    ours = ba.numpy_mha_grads(x, w, mask, dout)
+    params = {"x": x, **dict(zip(ba.KEYS[1:], w))}
+
+    def loss():
+        wq, bq, wk, bk, wv, bv, wo, bo = w
+        q = np.einsum("btd,dhk->bhtk", x, wq) + bq[:, None]
+        k = np.einsum("btd,dhk->bhtk", x, wk) + bk[:, None]
+        v = np.einsum("btd,dhk->bhtk", x, wv) + bv[:, None]
+        s = np.where(mask, q @ k.transpose(0, 1, 3, 2) / np.sqrt(q.shape[-1]), -1e9)
+        p = np.exp(s - s.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        return float(np.sum((np.einsum("bhtk,hko->bto", p @ v, wo) + bo) * dout))
+
+    for k in ba.KEYS:
+        if k == "bk":  # zero in exact arithmetic: the softmax ignores q·bk, the same for every key
+            assert np.max(np.abs(ours[k])) < 1e-10 and np.max(np.abs(numerical_gradient(loss, params[k]))) < 1e-6
+            continue
+        assert relative_error(ours[k], numerical_gradient(loss, params[k])) < 1e-6, k
