@@ -386,7 +386,18 @@ ACCEPT = {
     "11.6": [vae_keras_f32, vae_logaddexp],
 }
 
-EQUIVALENT = {}
+EQUIVALENT = {
+    "11.1": {
+        "L4 Call dropped: np.sort(np.arccos(np.clip(cos, -1.0, 1.0)))":
+            "np.linalg.svd returns the cosines in descending order, so their arccos is already ascending",
+        "L4 Constant 1.0→0.0: -1.0": "cosines are singular values, never negative: the lower clip at 0 changes nothing",
+    },
+    "11.3": {
+        "L3 Sign flipped (x→−x): h * (1 - h)": "s = h(1 − h) enters the penalty and dW only as s², so −s is the same",
+        "L3 Operands swapped: 1 - h": "h − 1 = −(1 − h): s is negated, and it enters only as s²",
+        "L5 Transposed right operand: (s ** 2) @ c": "c is 1-D; .T of a 1-D array is the array itself",
+    },
+}
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
 test_accepted_answer_passes = accept_tests(ACCEPT)

@@ -27,7 +27,7 @@ def principal_angles_oracle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _angle_cases():
     rng = np.random.default_rng(11)
     cases = []
-    for d, k, noise in [(6, 2, 0.3), (10, 3, 1.0), (5, 3, 0.05)]:
+    for d, k, noise in [(6, 2, 0.3), (10, 3, 1.0), (5, 3, 0.05), (8, 3, 0.0)]:   # 0: the same subspace
         a = rng.standard_normal((d, k)) * rng.uniform(0.5, 4.0, k)        # columns NOT orthonormal
         b = a @ rng.standard_normal((k, k)) + noise * rng.standard_normal((d, k))
         cases.append((a, b))
