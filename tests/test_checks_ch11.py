@@ -391,6 +391,7 @@ EQUIVALENT = {
         "L4 Call dropped: np.sort(np.arccos(np.clip(cos, -1.0, 1.0)))":
             "np.linalg.svd returns the cosines in descending order, so their arccos is already ascending",
         "L4 Constant 1.0→0.0: -1.0": "cosines are singular values, never negative: the lower clip at 0 changes nothing",
+        "L4 Constant 1.0→2.0: -1.0": "cosines are singular values, never negative: the lower clip at −2 changes nothing",
     },
     "11.3": {
         "L3 Sign flipped (x→−x): h * (1 - h)": "s = h(1 − h) enters the penalty and dW only as s², so −s is the same",
