@@ -403,7 +403,15 @@ ACCEPT = {
     "12.7": [cyc_loops, cyc_tf],
 }
 
-EQUIVALENT: dict = {}
+EQUIVALENT = {
+    "12.5": {"L1 Operands swapped: real_out - 1": "(a − b)² = (b − a)²",
+             "L2 Operands swapped: fake_out - 1": "(a − b)² = (b − a)²"},
+    "12.6": {"L3 Operands swapped: norms - 1": "(a − b)² = (b − a)²",
+             "L3 In place on argument lam: return lam * np.mean((norms - 1) ** 2)":
+                 "lam is a Python float: `lam *= ...` rebinds a local name, nothing the caller holds changes"},
+    "12.7": {"L1 Operands swapped: F(G(x)) - x": "|a − b| = |b − a|",
+             "L2 Operands swapped: G(F(y)) - y": "|a − b| = |b − a|"},
+}
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
 test_accepted_answer_passes = accept_tests(ACCEPT)
