@@ -221,26 +221,28 @@ def matmul_flops(batch: int, steps: int, units: int, inputs: int) -> float:
     return 2.0 * batch * steps * 4 * units * (3 * inputs + 3 * units)
 
 
-def format_report(res: dict, shape: str, flops: float) -> str:
+def timing_report(title: str, work: str, over: str, res: dict, flops: float,
+                  targets: tuple[str, str] = ("", "")) -> str:
+    """The report every benchmark prints: what was timed, how far the three implementations
+    agree (``over`` names the compared results), a median/min/GFLOP/s table and the two ratios."""
     med = {k: statistics.median(v) for k, v in res["times"].items()}
     low = {k: min(v) for k, v in res["times"].items()}
-    lines = [
-        f"LSTM forward + backward (all 6 gradients), {shape}, float32",
-        f"Device: {res['device']}",
-        f"Matmul work: {flops / 1e9:.3g} GFLOP per forward + backward",
-        "Agreement (max |a-b| / max |b| over x, h0, c0, kernel, recurrent_kernel, bias):",
-    ]
+    lines = [title, f"Device: {res['device']}", work, f"Agreement (max |a-b| / max |b| over {over}):"]
     lines += [f"  {k:<16} {e:.2e}" for k, e in res["errors"].items()]
     lines.append(f"  agree (< {AGREE_TOL:g}): {'yes' if res['agree'] else 'NO'}")
     lines += ["", f"  {'':<8} {'median ms':>10} {'min ms':>10} {'GFLOP/s':>9}"]
     lines += [f"  {k:<8} {1e3 * med[k]:>10.2f} {1e3 * low[k]:>10.2f} {flops / med[k] / 1e9:>9.1f}"
               for k in med]
-    lines += [
-        "",
-        f"  NumPy / kernel = {med['NumPy'] / med['kernel']:.2f}x   (target >= 10)",
-        f"  kernel / Keras = {med['kernel'] / med['Keras']:.2f}x   (target <= 1.5)",
-    ]
+    lines += ["", f"  NumPy / kernel = {med['NumPy'] / med['kernel']:.2f}x{targets[0]}",
+              f"  kernel / Keras = {med['kernel'] / med['Keras']:.2f}x{targets[1]}"]
     return "\n".join(lines)
+
+
+def format_report(res: dict, shape: str, flops: float) -> str:
+    return timing_report(f"LSTM forward + backward (all 6 gradients), {shape}, float32",
+                         f"Matmul work: {flops / 1e9:.3g} GFLOP per forward + backward",
+                         "x, h0, c0, kernel, recurrent_kernel, bias", res, flops,
+                         ("   (target >= 10)", "   (target <= 1.5)"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -370,25 +372,9 @@ def run_conv(batch: int = 32, size: int = 32, c_in: int = 32, c_out: int = 64, k
 
 
 def format_conv_report(res: dict, shape: str, flops: float) -> str:
-    med = {k: statistics.median(v) for k, v in res["times"].items()}
-    low = {k: min(v) for k, v in res["times"].items()}
-    lines = [
-        f"Conv2D forward + backward (y, dx, dW, db), {shape}, float32, stride 1, 'valid'",
-        f"Device: {res['device']}",
-        f"Work: {flops / 1e9:.3g} GFLOP (forward, dx and dW; elementwise work not counted)",
-        "Agreement (max |a-b| / max |b| over y, x, kernel, bias):",
-    ]
-    lines += [f"  {k:<16} {e:.2e}" for k, e in res["errors"].items()]
-    lines.append(f"  agree (< {AGREE_TOL:g}): {'yes' if res['agree'] else 'NO'}")
-    lines += ["", f"  {'':<8} {'median ms':>10} {'min ms':>10} {'GFLOP/s':>9}"]
-    lines += [f"  {k:<8} {1e3 * med[k]:>10.2f} {1e3 * low[k]:>10.2f} {flops / med[k] / 1e9:>9.1f}"
-              for k in med]
-    lines += [
-        "",
-        f"  NumPy / kernel = {med['NumPy'] / med['kernel']:.2f}x",
-        f"  kernel / Keras = {med['kernel'] / med['Keras']:.2f}x",
-    ]
-    return "\n".join(lines)
+    return timing_report(f"Conv2D forward + backward (y, dx, dW, db), {shape}, float32, stride 1, 'valid'",
+                         f"Work: {flops / 1e9:.3g} GFLOP (forward, dx and dW; elementwise work not counted)",
+                         "y, x, kernel, bias", res, flops)
 
 
 def conv_main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,6 @@ work every implementation must do. On a shared machine, run it more than once, c
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from typing import Callable
 
@@ -147,20 +146,11 @@ def run(batch=8, seq=64, model=64, heads=4, repeats=10, warmup=2, seed=0) -> dic
 
 
 def format_report(res: dict, shape: str, flops: float) -> str:
-    med = {k: statistics.median(v) for k, v in res["times"].items()}
-    low = {k: min(v) for k, v in res["times"].items()}
-    lines = [f"Multi-head self-attention forward + backward (input and 8 weight gradients), {shape}, "
-             "float32, causal mask",
-             f"Device: {res['device']}",
-             f"Matmul work: {flops / 1e9:.3g} GFLOP per forward + backward",
-             "Agreement (max |a-b| / max |b| over x and the 8 weight arrays):"]
-    lines += [f"  {k:<16} {e:.2e}" for k, e in res["errors"].items()]
-    lines.append(f"  agree (< {AGREE_TOL:g}): {'yes' if res['agree'] else 'NO'}")
-    lines += ["", f"  {'':<8} {'median ms':>10} {'min ms':>10} {'GFLOP/s':>9}"]
-    lines += [f"  {k:<8} {1e3 * med[k]:>10.2f} {1e3 * low[k]:>10.2f} {flops / med[k] / 1e9:>9.1f}" for k in med]
-    lines += ["", f"  NumPy / kernel = {med['NumPy'] / med['kernel']:.2f}x",
-              f"  kernel / Keras = {med['kernel'] / med['Keras']:.2f}x"]
-    return "\n".join(lines)
+    from helpers.bench import timing_report
+
+    return timing_report(f"Multi-head self-attention forward + backward (input and 8 weight gradients), {shape}, "
+                         "float32, causal mask", f"Matmul work: {flops / 1e9:.3g} GFLOP per forward + backward",
+                         "x and the 8 weight arrays", res, flops)
 
 
 def main(argv: list[str] | None = None) -> int:
