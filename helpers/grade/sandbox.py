@@ -103,6 +103,11 @@ def bwrap_command(agent_fds: tuple[int, int], info_fd: int, limits: Limits, hide
             cmd += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             cmd += ["--ro-bind", str(p), str(p)]
+    # The fresh /tmp and /home come before the binds: a course or virtualenv that lives under
+    # /tmp or /home (a CI clone, say) is bound on top of them instead of being hidden by them.
+    cmd += ["--dev", "/dev", "--proc", "/proc",
+            "--perms", "01777", "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp",
+            "--perms", "0777", "--size", str(limits.tmpfs_bytes), "--tmpfs", "/home"]
     binds = _python_paths() + [ROOT / "helpers", ROOT / "data"]
     made: set[Path] = set()
     for target in binds:
@@ -116,10 +121,7 @@ def bwrap_command(agent_fds: tuple[int, int], info_fd: int, limits: Limits, hide
     for hidden in (ROOT / "solutions", ROOT / ".git", *(Path(h).resolve() for h in hide)):
         if any(hidden.is_relative_to(b) for b in binds) and hidden.exists():
             cmd += ["--tmpfs", str(hidden)] if hidden.is_dir() else ["--ro-bind", "/dev/null", str(hidden)]
-    cmd += ["--dev", "/dev", "--proc", "/proc",
-            "--perms", "01777", "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp",
-            "--perms", "0777", "--size", str(limits.tmpfs_bytes), "--tmpfs", "/home",
-            "--chdir", "/tmp"]
+    cmd += ["--chdir", "/tmp"]
     env = {"HOME": HOME, "IPYTHONDIR": f"{HOME}/.ipython", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib",
            "PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LANG": "C.UTF-8",
            "MPLBACKEND": "Agg", "DLD_STATIC_WIDGETS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
