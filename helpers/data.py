@@ -388,6 +388,38 @@ def wordnet_lemmatizer():
     return OfflineWordNetLemmatizer()
 
 
+def wordnet_glosses(fields: tuple[str, ...] = ("noun.cognition", "noun.communication")
+                    ) -> tuple[list[str], np.ndarray]:
+    """WordNet 3.0's noun definitions labelled by their lexicographer file (chapter 08's text task).
+
+    Returns the definitions (quoted usage examples removed) of every noun synset filed under one
+    of ``fields``, in the dictionary's order, and labels [n] (int64: the index of the field in
+    ``fields``). A definition that occurs more than once is kept once, and dropped altogether when
+    it occurs under two of the fields. Reads ``data.noun`` straight from the shipped zip (well
+    under a second; NLTK's reader is not needed).
+    """
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path("wordnet")) as archive:
+        lexnames = archive.read("wordnet/lexnames").decode("ascii").split()[1::3]
+        lines = archive.read("wordnet/data.noun").decode("latin-1").splitlines()
+    wanted = {name: label for label, name in enumerate(fields)}
+    unknown = set(fields) - {name for name in lexnames if name.startswith("noun.")}
+    if unknown:
+        raise ValueError(f"not a noun lexicographer file: {sorted(unknown)}")
+    found: dict[str, set[int]] = {}
+    for line in lines:
+        if line.startswith("  "):  # the license header
+            continue
+        field = lexnames[int(line.split(" ", 2)[1])]
+        if field in wanted:
+            gloss = re.sub(r'[;,]?\s*"[^"]*(?:"|$)', "", line.split(" | ", 1)[1]).strip(" ;")
+            found.setdefault(gloss, set()).add(wanted[field])
+    kept = [(gloss, labels.pop()) for gloss, labels in found.items() if len(labels) == 1 and gloss]
+    return [gloss for gloss, _ in kept], np.array([label for _, label in kept], dtype=np.int64)
+
+
 # --------------------------------------------------------------------------- breast cancer (chapter 04)
 REGISTRY["sklearn/breast_cancer.csv"] = DataFile(
     "sklearn/breast_cancer.csv", "breast_cancer.csv",

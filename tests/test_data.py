@@ -107,3 +107,14 @@ def test_digits_match_sklearns_loader():
     reference = load_digits()
     assert images.shape == (1797, 8, 8) and images.dtype == np.float64
     assert np.array_equal(images, reference.images) and np.array_equal(labels, reference.target)
+
+
+def test_wordnet_glosses_are_labelled_definitions_without_examples():
+    texts, labels = data.wordnet_glosses()
+    assert len(texts) == len(labels) == 8489 and np.bincount(labels).tolist() == [2963, 5526]
+    assert len(set(texts)) == len(texts) and not any('"' in text for text in texts)
+    assert "an abstract mental location" in texts[:5]  # noun.cognition comes first in data.noun
+    animals, labels = data.wordnet_glosses(("noun.plant", "noun.animal"))
+    assert set(labels.tolist()) == {0, 1} and len(animals) > 14_000
+    with pytest.raises(ValueError, match="noun.x"):
+        data.wordnet_glosses(("noun.x",))
