@@ -420,6 +420,19 @@ def wordnet_glosses(fields: tuple[str, ...] = ("noun.cognition", "noun.communica
     return [gloss for gloss, _ in kept], np.array([label for _, label in kept], dtype=np.int64)
 
 
+def gloss_splits(seed: int = 0) -> dict[str, tuple[list[str], np.ndarray]]:
+    """:func:`wordnet_glosses`' default task split into "train" (70 %), "val" (15 %) and "test"
+    (15 %), stratified by label and fixed by ``seed``; chapters 08 and 10 use the same split."""
+    from sklearn.model_selection import train_test_split
+
+    texts, labels = wordnet_glosses()
+    index = np.arange(len(texts))
+    train, rest = train_test_split(index, test_size=0.3, stratify=labels, random_state=seed)
+    val, test = train_test_split(rest, test_size=0.5, stratify=labels[rest], random_state=seed)
+    return {name: ([texts[i] for i in part], labels[part]) for name, part in
+            (("train", train), ("val", val), ("test", test))}
+
+
 # --------------------------------------------------------------------------- breast cancer (chapter 04)
 REGISTRY["sklearn/breast_cancer.csv"] = DataFile(
     "sklearn/breast_cancer.csv", "breast_cancer.csv",

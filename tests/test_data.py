@@ -118,3 +118,14 @@ def test_wordnet_glosses_are_labelled_definitions_without_examples():
     assert set(labels.tolist()) == {0, 1} and len(animals) > 14_000
     with pytest.raises(ValueError, match="noun.x"):
         data.wordnet_glosses(("noun.x",))
+
+
+def test_gloss_splits_are_disjoint_stratified_and_fixed():
+    splits = data.gloss_splits()
+    sizes = {name: len(texts) for name, (texts, _) in splits.items()}
+    assert sizes == {"train": 5942, "val": 1273, "test": 1274}, sizes
+    seen = [set(texts) for texts, _ in splits.values()]
+    assert not (seen[0] & seen[1] or seen[0] & seen[2] or seen[1] & seen[2])
+    for _, labels in splits.values():
+        assert abs(labels.mean() - 5526 / 8489) < 0.01
+    assert data.gloss_splits()["test"][0] == splits["test"][0]
