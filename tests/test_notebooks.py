@@ -7,7 +7,14 @@ rule). ipykernel aborts the queued requests after an error in any other cell, so
 cell that raises would stop the run: no request may come back aborted. Every check cell must stop
 with ExerciseNotAnswered naming its exercise, shown as one ✗ line; a ``uses-answer`` cell may only
 wait for an exercise (the stub's NotImplementedError, shown as one line); every other cell must
-run cleanly. tests/test_browser.py does the same through JupyterLab itself in Chromium.
+run cleanly.
+
+Only the cells that can see an answer are sent: the answer, check and ``uses-answer`` cells and
+every cell they depend on by name (``helpers.dataflow``, which errs towards keeping). Every other
+cell is, byte for byte, the solution's (``test_build_check_is_clean``), runs before or without any
+answer, and is run by nbval in the solution notebook; sending it again would only train the same
+models twice. tests/test_browser.py runs a whole student notebook through JupyterLab's own Run All
+in Chromium.
 """
 from __future__ import annotations
 
@@ -47,13 +54,25 @@ def test_no_check_mark_before_it_is_earned(path):
             assert build.RAISES_TAG in cell.metadata.tags
 
 
-def run_all_like_jupyterlab(path, timeout: float = 600.0) -> list[dict]:
-    """Send every code cell of ``path`` to a fresh kernel at once, as JupyterLab's Run All does;
-    return, per code cell, its reply status, error (ename, evalue, traceback) and streams."""
+def answer_slice(cells: list) -> list:
+    """The code cells that can see an answer, and those they depend on, in notebook order."""
+    from helpers import dataflow
+
+    tags = [c.metadata.get("tags", []) for c in cells]
+    chosen = {k for k, c in enumerate(cells) if build.check_id(c)
+              or {build.ANSWER_TAG, build.USES_ANSWER_TAG} & set(tags[k])}
+    return [cells[k] for k in dataflow.needed([c.source for c in cells], chosen)]
+
+
+def run_all_like_jupyterlab(path, timeout: float = 600.0, only_answer_slice: bool = True) -> list[dict]:
+    """Send the code cells of ``path`` (all, or only :func:`answer_slice`) to a fresh kernel at
+    once, as JupyterLab's Run All does; return, per cell sent, its reply status, error (ename,
+    evalue, traceback) and streams."""
     from jupyter_client.manager import start_new_kernel
 
     nb = nbformat.read(path, as_version=4)
     cells = [c for c in nb.cells if c.cell_type == "code"]
+    cells = answer_slice(cells) if only_answer_slice else cells
     km, kc = start_new_kernel(kernel_name="python3", cwd=str(path.parent), startup_timeout=120)
     try:
         runs: dict[str, dict] = {}

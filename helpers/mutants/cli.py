@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     parser.add_argument("--floor", type=float, default=0.95, help="minimum kill rate (default 0.95)")
     parser.add_argument("--show-survivors", action="store_true", help="list every surviving mutant")
+    parser.add_argument("--replay-all", action="store_true",
+                        help="replay every cell, not only those the exercises read (helpers.dataflow)")
     parser.add_argument("--list", action="store_true", help="only list the mutants (ids), run nothing")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(paths) == 1:
         k_for = {ex: int(k) for ex, k in (item.split("=") for item in args.sample_for)}
         results = run_chapter(paths[0], args.exercise, args.sample, args.seed, k_for=k_for,
-                              log=lambda s: print(s, flush=True))
+                              log=lambda s: print(s, flush=True), replay_all=args.replay_all)
     else:  # one fresh process per chapter, as each notebook runs in its own kernel
         for path in paths:
             with tempfile.TemporaryDirectory() as tmp:
@@ -88,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                     command += ["--sample", str(args.sample)]
                 for item in args.sample_for:
                     command += ["--sample-for", item]
+                command += ["--replay-all"] if args.replay_all else []
                 proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                 streamed = proc.stdout.split("\n\n")[0].splitlines()  # the child's lines before its report
                 print("\n".join(s for s in streamed if s != HEADER), flush=True)

@@ -190,11 +190,13 @@ def _restore(snapshot: list[tuple[Any, Any]]) -> None:
 
 
 def run_chapter(path: Path, only: str | None = None, k: int | None = None, seed: int = 0,
-                log: Callable[[str], None] = print, k_for: dict[str, int] | None = None) -> list[Result]:
-    """Replay one solution notebook and run the mutants of each exercise through its check: all of
-    them, or a sample of ``k`` per exercise (``k_for[exercise]`` where given)."""
+                log: Callable[[str], None] = print, k_for: dict[str, int] | None = None,
+                replay_all: bool = False) -> list[Result]:
+    """Replay one solution notebook (only the cells its exercises read, unless ``replay_all``) and
+    run the mutants of each exercise through its check: all of them, or a sample of ``k`` per
+    exercise (``k_for[exercise]`` where given)."""
     import nbformat
-    from helpers import build
+    from helpers import build, dataflow
 
     nb = nbformat.read(path, as_version=4)
     exercises = [e for e in build.exercises(nb, path.name) if only in (None, e.id)]
@@ -202,12 +204,15 @@ def run_chapter(path: Path, only: str | None = None, k: int | None = None, seed:
         return []
     chapter = int(path.name[:2])
     recorded = equivalents(chapter)
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    chosen = {code.index(i) for e in exercises for i in (e.check_cell, *e.answer_cells)}
+    needed = set(code) if replay_all else {code[k] for k in dataflow.needed([nb.cells[i].source for i in code], chosen)}
     replay = Replay(path)
     by_check = {e.check_cell: e for e in exercises}
     results = []
     start = time.perf_counter()
     for index, cell in enumerate(nb.cells[: max(by_check) + 1]):
-        if cell.cell_type != "code":
+        if index not in needed:  # markdown, or nothing an exercise reads (helpers.dataflow)
             continue
         if index in by_check:  # the reference check runs inside run_exercise
             ex = by_check[index]
