@@ -195,7 +195,11 @@ def cell_names(source: str, modules: set[str] = frozenset(), functions: set[str]
             return CellNames(opaque=True)
         updated = {n.target.id for n in ast.walk(statement)  # `x += 1` reads x; symtable says not
                    if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
-        reads |= (_global_reads(table) | updated) - bound
+        found = _global_reads(table) | updated
+        if isinstance(statement, (ast.For, ast.AsyncFor)):  # the loop variable is its own, not read
+            targets = {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
+            found = (found - targets) | _global_reads(symtable.symtable(ast.unparse(statement.iter), "<cell>", "eval"))
+        reads |= found - bound
         bound |= _binds(statement)
     return CellNames(reads, writes.names, writes.opaque or bool(reads & DYNAMIC))
 
@@ -204,6 +208,8 @@ def _binds(statement: ast.stmt) -> set[str]:
     """Names a top-level statement surely binds (not inside a branch or a loop)."""
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {statement.name}
+    if isinstance(statement, (ast.For, ast.AsyncFor)):  # taken as bound after the loop, too
+        return {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
     if isinstance(statement, (ast.Import, ast.ImportFrom)):
         return {(a.asname or a.name).split(".")[0] for a in statement.names}
     targets = statement.targets if isinstance(statement, ast.Assign) else (

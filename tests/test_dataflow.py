@@ -49,3 +49,8 @@ def test_arguments_count_as_written_only_where_a_call_may_modify_them():
     assert dataflow.cell_names("m = rng.choice(words, key=len)").writes == {"m", "rng", "words"}
     assert dataflow.cell_names("m = train(model)", functions={"train"}).writes == {"m", "model"}
     assert dataflow.cell_names("m = apply(f, x)", functions={"f"}).writes == {"m"}
+
+
+def test_a_loop_variable_is_the_loops_own_but_its_iterable_is_read():
+    assert kept("model = expensive()", "for model in models:\n    print(model)\nmodel.summary()") == [2]
+    assert kept("xs = [1]", "for x in xs:\n    print(x)") == [1, 2]
