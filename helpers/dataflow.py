@@ -134,7 +134,7 @@ def imported_modules(sources: list[str]) -> set[str]:
     for source in sources:
         try:
             tree = ast.parse(_python(source))
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # e.g. a null byte, deep nesting
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -167,7 +167,7 @@ def defined_functions(sources: list[str]) -> set[str]:
     for source in sources:
         try:
             tree = ast.parse(_python(source))
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # e.g. a null byte, deep nesting
             continue
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -182,7 +182,7 @@ def cell_names(source: str, modules: set[str] = frozenset(), functions: set[str]
     notebook's module names and its functions (see :func:`defined_functions`)."""
     try:
         tree = ast.parse(_python(source))
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # e.g. a null byte, deep nesting
         return CellNames(opaque=True)
     writes = _Writes(set(modules), set(functions))
     writes.visit(tree)
@@ -191,7 +191,7 @@ def cell_names(source: str, modules: set[str] = frozenset(), functions: set[str]
     for statement in tree.body:
         try:
             table = symtable.symtable(ast.unparse(statement), "<cell>", "exec")
-        except SyntaxError:  # e.g. a lone `return`: let the kernel say so
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # e.g. a null byte, deep nesting  # e.g. a lone `return`: let the kernel say so
             return CellNames(opaque=True)
         updated = {n.target.id for n in ast.walk(statement)  # `x += 1` reads x; symtable says not
                    if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}

@@ -264,6 +264,26 @@ def test_real_notebook_full_marks_long_name_saved(tmp_path):
     assert rows["honest_" + "x" * 200]["total"] == "2" and rows["honest_" + "x" * 200]["notes"] == ""
     saved = list((tmp_path / "out" / "notebooks").glob("*.ipynb"))
     assert len(saved) == 1 and len(saved[0].name) < 100
+    graded = nbformat.read(saved[0], as_version=4)
+    status = {c.id: c.metadata["grader"] for c in graded.cells if c.cell_type == "code"}
+    assert all(status[cid]["status"] == "ok" for cid in ("ex-0-1-answer", "ex-0-1-check", "ex-0-2-answer", "ex-0-2-check"))
+    skipped = [cid for cid, s in status.items() if s["status"] == "skipped"]
+    assert skipped and all(status[cid]["detail"] == run.NOT_NEEDED for cid in skipped)  # the plots and widgets
+
+
+def test_only_the_cells_a_check_needs_run_judged_on_the_students_own_code():
+    from types import SimpleNamespace
+
+    cells = [{"cell_type": "code", "id": cid, "source": src} for cid, src in [
+        ("setup", "import numpy as np"), ("table", "TABLE = np.arange(3)"), ("plot", "plot(TABLE)"),
+        ("answer", "def f(x):\n    return x"), ("check", "check.ex_0_1(f)"), ("uses", "plot(f(TABLE))")]]
+    job = SimpleNamespace(notebook={"cells": cells}, exercises=[{"check": "check", "answers": ["answer"], "hidden": {}}])
+    assert run.needed_cells(job) == {"answer", "check"}
+    cells[3]["source"] = "def f(x):\n    return x + TABLE.sum()"       # the student reads a trusted name
+    assert run.needed_cells(job) == {"setup", "table", "answer", "check"}
+    job.exercises[0]["hidden"] = {"answer": "assert np.isfinite(f(1))"}   # hidden tests read names too
+    cells[3]["source"] = "def f(x):\n    return x"
+    assert run.needed_cells(job) == {"setup", "answer", "check"}
 
 
 @needs_sandbox

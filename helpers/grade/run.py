@@ -1,7 +1,7 @@
 """Stage 3: run one merged submission — its cells in a sandbox, its checks here.
 
-For each code cell of the merged notebook, in order: trusted cells and the student's answer
-cells are executed in the sandbox (:mod:`helpers.grade.sandbox`, each with a time limit); at a
+For each code cell of the merged notebook that a check needs (:func:`needed_cells`), in order:
+trusted cells and the student's answer cells are executed in the sandbox (:mod:`helpers.grade.sandbox`, each with a time limit); at a
 check cell the grader asks the sandbox for the values its arguments name, gets proxies and data
 back (:mod:`helpers.grade.proxy`) and runs the registered check **in this process**
 (``helpers.checks.get(id).check(*args)``), capturing what it prints. Hidden tests of an answer
@@ -224,6 +224,23 @@ def empty_result(job: Job) -> dict:
             "notes": list(job.notes), "exercises": [], "key": job.key}
 
 
+NOT_NEEDED = "not needed by any check (helpers.dataflow)"
+
+
+def needed_cells(job: Job) -> set[str]:
+    """Ids of the code cells to run: the answer and check cells (an answer cell read together with
+    its hidden tests) and every cell they depend on by name. Cells that only use an answer
+    (plots, training runs) are skipped: they change no grade."""
+    from helpers import dataflow
+
+    cells = [c for c in job.notebook["cells"] if c["cell_type"] == "code"]
+    ids = [c.get("id", "") for c in cells]
+    hidden = {cid: code for ex in job.exercises for cid, code in ex["hidden"].items()}
+    chosen = {ex["check"] for ex in job.exercises} | {cid for ex in job.exercises for cid in ex["answers"]}
+    sources = ["".join(c["source"]) + "\n" + hidden.get(cid, "") for c, cid in zip(cells, ids)]
+    return {ids[k] for k in dataflow.needed(sources, {k for k, cid in enumerate(ids) if cid in chosen})}
+
+
 def not_graded(job: Job, why: str, grader_error: bool = False) -> dict:
     result = empty_result(job)
     result["error"] = why
@@ -254,12 +271,16 @@ def grade_job(job: Job, opts: Options) -> dict:
     _preload()
     checks = {ex["check"]: ex for ex in job.exercises}
     answers = {cid: ex for ex in job.exercises for cid in ex["answers"]}
+    needed = needed_cells(job)
     result = empty_result(job)
     try:
         for cell in job.notebook["cells"]:
             if cell["cell_type"] != "code":
                 continue
             cid = cell.get("id", "")
+            if cid not in needed:
+                runner.runs[cid] = {"status": "skipped", "detail": NOT_NEEDED}
+                continue
             if why := runner.skip_reason():
                 runner.runs[cid] = {"status": "skipped", "detail": why}
                 continue
