@@ -36,10 +36,14 @@ class CellNames:
     opaque: bool = False
 
 
-def _python(source: str) -> str:
+def _parse(source: str) -> ast.Module | None:
+    """The cell as Python (IPython magics translated), or None where it cannot be parsed."""
     from IPython.core.inputtransformer2 import TransformerManager
 
-    return TransformerManager().transform_cell(source)
+    try:
+        return ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # e.g. a null byte, deep nesting
+        return None
 
 
 def _global_reads(table: symtable.SymbolTable) -> set[str]:
@@ -128,14 +132,10 @@ class _Writes(ast.NodeVisitor):
         self.names |= set(node.names)
 
 
-def imported_modules(sources: list[str]) -> set[str]:
+def imported_modules(trees: list[ast.Module | None]) -> set[str]:
     """Names bound by ``import x`` / ``import x as y`` / ``from p import module`` anywhere."""
     found = set()
-    for source in sources:
-        try:
-            tree = ast.parse(_python(source))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):  # e.g. a null byte, deep nesting
-            continue
+    for tree in filter(None, trees):
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 found |= {(a.asname or a.name).split(".")[0] for a in node.names}
@@ -161,14 +161,10 @@ def _is_module(dotted: str) -> bool:
                for p in places)
 
 
-def defined_functions(sources: list[str]) -> set[str]:
+def defined_functions(trees: list[ast.Module | None]) -> set[str]:
     """Names that only ``def`` or ``class`` statements bind, in any cell (never data)."""
     defined, other = set(), set()
-    for source in sources:
-        try:
-            tree = ast.parse(_python(source))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):  # e.g. a null byte, deep nesting
-            continue
+    for tree in filter(None, trees):
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 defined.add(node.name)
@@ -177,12 +173,12 @@ def defined_functions(sources: list[str]) -> set[str]:
     return defined - other
 
 
-def cell_names(source: str, modules: set[str] = frozenset(), functions: set[str] = frozenset()) -> CellNames:
-    """The names ``source`` (one cell, IPython syntax allowed) reads and may write, given the
-    notebook's module names and its functions (see :func:`defined_functions`)."""
-    try:
-        tree = ast.parse(_python(source))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):  # e.g. a null byte, deep nesting
+def cell_names(source: str | ast.Module | None, modules: set[str] = frozenset(),
+               functions: set[str] = frozenset()) -> CellNames:
+    """The names one cell (its source, IPython syntax allowed, or its parsed tree) reads and may
+    write, given the notebook's module names and its functions (see :func:`defined_functions`)."""
+    tree = _parse(source) if isinstance(source, str) else source
+    if tree is None:
         return CellNames(opaque=True)
     writes = _Writes(set(modules), set(functions))
     writes.visit(tree)
@@ -191,7 +187,7 @@ def cell_names(source: str, modules: set[str] = frozenset(), functions: set[str]
     for statement in tree.body:
         try:
             table = symtable.symtable(ast.unparse(statement), "<cell>", "exec")
-        except (SyntaxError, ValueError, RecursionError, MemoryError):  # e.g. a null byte, deep nesting  # e.g. a lone `return`: let the kernel say so
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # e.g. a lone `return`
             return CellNames(opaque=True)
         updated = {n.target.id for n in ast.walk(statement)  # `x += 1` reads x; symtable says not
                    if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
@@ -219,8 +215,9 @@ def _binds(statement: ast.stmt) -> set[str]:
 
 def needed(sources: list[str], chosen: set[int]) -> list[int]:
     """Indices of the cells to run, in order, so that every chosen cell sees what it reads."""
-    modules, functions = imported_modules(sources), defined_functions(sources)
-    names = [cell_names(source, modules, functions) for source in sources]
+    trees = [_parse(source) for source in sources]
+    modules, functions = imported_modules(trees), defined_functions(trees)
+    names = [cell_names(tree, modules, functions) for tree in trees]
     wanted: set[str] = set()
     keep = []
     for index in range(len(sources) - 1, -1, -1):
