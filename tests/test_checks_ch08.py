@@ -39,13 +39,13 @@ def rnn_params(kind, units, features, reset_after=True, bidirectional=False):
     return 2 * count if bidirectional else count
 
 
-# --------------------------------------------------------------------------- 8.5
+# --------------------------------------------------------------------------- 8.6
 def decoder_inputs(targets, sos):
     start = np.full((targets.shape[0], 1), sos, dtype=targets.dtype)
     return np.concatenate([start, targets[:, :-1]], axis=1)
 
 
-# --------------------------------------------------------------------------- 8.6
+# --------------------------------------------------------------------------- 8.7
 def softmax(e, axis=-1):
     z = np.exp(e - e.max(axis=axis, keepdims=True))
     return z / z.sum(axis=axis, keepdims=True)
@@ -60,7 +60,7 @@ def bahdanau_attention(s, H, W_s, W_h, v):
     return weights @ H, weights
 
 
-# --------------------------------------------------------------------------- 8.7
+# --------------------------------------------------------------------------- 8.5
 def evaluate(val_scores, val_labels, test_scores, test_labels):
     candidates = np.unique(val_scores)
     tpr = np.array([np.mean(val_scores[val_labels == 1] >= t) for t in candidates])
@@ -407,9 +407,9 @@ REFERENCE = {
     "8.2": (vectorize,),
     "8.3": (masked_mean,),
     "8.4": (rnn_params,),
-    "8.5": (decoder_inputs,),
-    "8.6": (bahdanau_attention,),
-    "8.7": (evaluate,),
+    "8.6": (decoder_inputs,),
+    "8.7": (bahdanau_attention,),
+    "8.5": (evaluate,),
     "8.8": (greedy_decode,),
 }
 
@@ -449,7 +449,7 @@ WRONG = {
         (_params("one_block"), r"LSTM has 4 blocks"),
         (_params("rnn_with_output"), r"should be 130"),
     ],
-    "8.5": [
+    "8.6": [
         (decoder_same_step, r"targets themselves.*PREVIOUS target"),
         (decoder_shift_left, r"shifted LEFT"),
         (decoder_too_long, r"LAST target is dropped"),
@@ -457,7 +457,7 @@ WRONG = {
         (decoder_no_sos, r"start token <sos> = 1"),
         (decoder_in_place, r"modified its input `targets` in place"),
     ],
-    "8.6": [
+    "8.7": [
         (_bahdanau("axis"), r"softmax ran over the decoder steps"),
         (_bahdanau("raw"), r"before the softmax"),
         (_bahdanau("no_tanh"), r"tanh is missing"),
@@ -465,7 +465,7 @@ WRONG = {
         (_bahdanau("projected"), r"averages the encoder states h.*not their projections"),
         (_bahdanau("transposed"), r"shape \(2, 3, 5\).*decoder step, encoder position"),
     ],
-    "8.7": [
+    "8.5": [
         (_evaluate("on_test"), r"maximises J on the TEST set|tuned on the test set"),
         (_evaluate("half"), r"0.5 is the default threshold"),
         (_evaluate("accuracy"), r"maximises validation ACCURACY"),
@@ -492,13 +492,27 @@ ACCEPT = {
     "8.2": [vectorize_tuple_list, vectorize_keras],
     "8.3": [masked_mean_float32, masked_mean_tf, masked_mean_where],
     "8.4": [rnn_params_table, rnn_params_float],
-    "8.5": [decoder_inputs_roll, decoder_inputs_tf],
-    "8.6": [bahdanau_float32, bahdanau_tf, bahdanau_loop],
-    "8.7": [evaluate_sklearn, evaluate_ranks],
+    "8.6": [decoder_inputs_roll, decoder_inputs_tf],
+    "8.7": [bahdanau_float32, bahdanau_tf, bahdanau_loop],
+    "8.5": [evaluate_sklearn, evaluate_ranks],
     "8.8": [greedy_decode_while, greedy_decode_tuple],
 }
 
-EQUIVALENT: dict[str, dict[str, str]] = {}
+EQUIVALENT: dict[str, dict[str, str]] = {
+    "8.2": {"L2 Sign flipped (x→−x): np.zeros((len(texts), length), dtype=np.int64)":
+            "integer zeros negated are the same zeros"},
+    "8.3": {"L1 Sign flipped (x→−x): mask[..., None].astype(x.dtype)":
+            "the weights appear in the numerator and the denominator: −1 cancels in the ratio",
+            "L1 Call dropped: mask[..., None].astype(x.dtype)":
+            "NumPy multiplies and sums a boolean mask as 0/1 (the count is an integer), the same numbers"},
+    "8.5": {"L1 Call dropped: np.unique(val_scores)":
+            "the candidates are then the validation scores unsorted (no ties in them): the argmax is still a "
+            "score that maximises Youden's J, and any maximiser is accepted",
+            "L2 Call dropped: np.array([np.mean(val_scores[val_labels == 1] >= t) for t...":
+            "tpr stays a list; list − ndarray is the same elementwise difference",
+            "L3 Call dropped: np.array([np.mean(val_scores[val_labels == 0] >= t) for t...":
+            "fpr stays a list; ndarray − list is the same elementwise difference"},
+}
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
 test_accepted_answer_passes = accept_tests(ACCEPT)

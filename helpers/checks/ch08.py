@@ -223,7 +223,7 @@ def ex_8_4(rnn_params) -> None:
         fail(f"{described} should be {expected} (Keras count_params()), got {got}.")
 
 
-# --------------------------------------------------------------------------- 8.5
+# --------------------------------------------------------------------------- 8.6
 def _targets(seed: int, batch: int, steps: int, eos: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     targets = rng.integers(3, 13, (batch, steps))
@@ -235,9 +235,9 @@ def _targets(seed: int, batch: int, steps: int, eos: int) -> np.ndarray:
     return targets
 
 
-@exercise("8.5", "teacher forcing: the decoder's inputs",
+@exercise("8.6", "teacher forcing: the decoder's inputs",
           "decoder_inputs is <sos> followed by the targets shifted right by one step")
-def ex_8_5(decoder_inputs) -> None:
+def ex_8_6(decoder_inputs) -> None:
     for seed, batch, steps, sos, eos in ((0, 3, 6, 1, 2), (1, 4, 5, 13, 14)):
         targets = _targets(seed, batch, steps, eos)
         expected = np.concatenate([np.full((batch, 1), sos), targets[:, :-1]], axis=1)
@@ -264,7 +264,7 @@ def ex_8_5(decoder_inputs) -> None:
             fail(f"decoder inputs are not right: row {r}, step {t}: expected {expected[r, t]}, got {ids[r, t]}.")
 
 
-# --------------------------------------------------------------------------- 8.6
+# --------------------------------------------------------------------------- 8.7
 # seed, batch, T, S, d_s, d_h, attention units, scale of v: the last case has scores beyond 709 (exp overflows
 # without the max shift) whose rows have very different maxima
 _ATT_CASES = [(0, 2, 3, 5, 4, 6, 7, 3.0), (1, 3, 4, 2, 5, 3, 2, 3.0), (2, 2, 3, 4, 3, 2, 8, 300.0)]
@@ -275,9 +275,9 @@ def _softmax(e: np.ndarray, axis: int = -1) -> np.ndarray:
     return z / z.sum(axis=axis, keepdims=True)
 
 
-@exercise("8.6", "Bahdanau (additive) attention",
+@exercise("8.7", "Bahdanau (additive) attention",
           "bahdanau_attention matches keras.layers.AdditiveAttention on the projected states (weights and context)")
-def ex_8_6(bahdanau_attention) -> None:
+def ex_8_7(bahdanau_attention) -> None:
     import keras
 
     tensorflow()
@@ -318,7 +318,7 @@ def ex_8_6(bahdanau_attention) -> None:
                      index_names=["batch row", "decoder step", "feature"])
 
 
-# --------------------------------------------------------------------------- 8.7
+# --------------------------------------------------------------------------- 8.5
 def _youden(scores: np.ndarray, labels: np.ndarray, t: float) -> float:
     predicted = scores >= t
     return float(predicted[labels == 1].mean() - predicted[labels == 0].mean())
@@ -335,9 +335,9 @@ def _scores(rng, count: int, decimals: int, signal: float = 1.2) -> tuple[np.nda
     return np.round(scores, decimals), labels
 
 
-@exercise("8.7", "a threshold chosen on validation data, AUC on test",
+@exercise("8.5", "a threshold chosen on validation data, AUC on test",
           "the threshold maximises Youden's J on validation (test data cannot move it); test accuracy and AUC are right")
-def ex_8_7(evaluate) -> None:
+def ex_8_5(evaluate) -> None:
     from sklearn.metrics import roc_auc_score
 
     for seed, n_val, n_test in ((0, 40, 50), (1, 33, 61)):
