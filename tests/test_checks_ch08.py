@@ -358,6 +358,10 @@ def bahdanau_loop(s, H, W_s, W_h, v):
     return weights @ H, weights
 
 
+def evaluate_float32(val_scores, val_labels, test_scores, test_labels):
+    return evaluate(val_scores.astype(np.float32), val_labels, test_scores.astype(np.float32), test_labels)
+
+
 def evaluate_sklearn(val_scores, val_labels, test_scores, test_labels):
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -494,7 +498,7 @@ ACCEPT = {
     "8.4": [rnn_params_table, rnn_params_float],
     "8.6": [decoder_inputs_roll, decoder_inputs_tf],
     "8.7": [bahdanau_float32, bahdanau_tf, bahdanau_loop],
-    "8.5": [evaluate_sklearn, evaluate_ranks],
+    "8.5": [evaluate_sklearn, evaluate_ranks, evaluate_float32],
     "8.8": [greedy_decode_while, greedy_decode_tuple],
 }
 
@@ -502,9 +506,7 @@ EQUIVALENT: dict[str, dict[str, str]] = {
     "8.2": {"L2 Sign flipped (x→−x): np.zeros((len(texts), length), dtype=np.int64)":
             "integer zeros negated are the same zeros"},
     "8.3": {"L1 Sign flipped (x→−x): mask[..., None].astype(x.dtype)":
-            "the weights appear in the numerator and the denominator: −1 cancels in the ratio",
-            "L1 Call dropped: mask[..., None].astype(x.dtype)":
-            "NumPy multiplies and sums a boolean mask as 0/1 (the count is an integer), the same numbers"},
+            "the weights appear in the numerator and the denominator: −1 cancels in the ratio"},
     "8.5": {"L1 Call dropped: np.unique(val_scores)":
             "the candidates are then the validation scores unsorted (no ties in them): the argmax is still a "
             "score that maximises Youden's J, and any maximiser is accepted",
@@ -512,6 +514,9 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "tpr stays a list; list − ndarray is the same elementwise difference",
             "L3 Call dropped: np.array([np.mean(val_scores[val_labels == 0] >= t) for t...":
             "fpr stays a list; ndarray − list is the same elementwise difference"},
+    "8.7": {"L3 Transposed right operand: np.tanh(q + k) @ v": "v is 1-D: v.T is v",
+            "L4 Sign flipped (x→−x): np.exp(scores - scores.max(axis=-1, keepdims=True))":
+            "e appears in the numerator and the denominator of the softmax: −1 cancels in the ratio"},
 }
 
 test_reference_passes, test_wrong_answer_rejected = check_tests(REFERENCE, WRONG)
