@@ -62,14 +62,14 @@ def forward(kind, p) -> np.ndarray:
     return rnn.gru_forward(*args, reset_after=(kind == "gru")).numpy()
 
 
-def grads(kind, p, dhs) -> dict:
+def grads(kind, p, dhs, eager: bool = False) -> dict:
     args = ordered(kind, p)
     if kind == "simple":
-        out = rnn.simple_rnn_grads(*args, dhs)
+        out = rnn.simple_rnn_grads(*args, dhs, eager=eager)
     elif kind == "lstm":
-        out = rnn.lstm_grads(*args, dhs)
+        out = rnn.lstm_grads(*args, dhs, eager=eager)
     else:
-        out = rnn.gru_grads(*args, dhs, reset_after=(kind == "gru"))
+        out = rnn.gru_grads(*args, dhs, reset_after=(kind == "gru"), eager=eager)
     return {name: g.numpy() for name, g in out.items()}
 
 
@@ -180,6 +180,15 @@ def test_grads_match_numerical(kind):
         db = ours["bias"]
         np.testing.assert_allclose(db[0, :2 * U], db[1, :2 * U], atol=1e-12)
         assert np.abs(db[0, 2 * U:] - db[1, 2 * U:]).max() > 1e-3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_eager_grads_are_the_compiled_ones(kind):
+    """The checks run the kernels eagerly (no trace per shape): the same numbers."""
+    p, dhs = problem(kind, seed=9)
+    compiled, eager = grads(kind, p, dhs), grads(kind, p, dhs, eager=True)
+    for name in p:
+        np.testing.assert_allclose(eager[name], compiled[name], rtol=1e-12, atol=1e-14, err_msg=name)
 
 
 def test_lstm_grads_with_dcs_match_numerical():

@@ -56,7 +56,7 @@ def _kernel_rnn_grads(X, h0, W_xh, W_hh, b, dH) -> dict[str, np.ndarray]:
     tensorflow()
     from helpers.kernels.rnn import simple_rnn_grads
 
-    g = {k: np.asarray(v) for k, v in simple_rnn_grads(X, h0, W_xh.T, W_hh.T, b, dH).items()}
+    g = {k: np.asarray(v) for k, v in simple_rnn_grads(X, h0, W_xh.T, W_hh.T, b, dH, eager=True).items()}
     return {"X": g["x"], "h0": g["h0"], "W_xh": g["kernel"].T, "W_hh": g["recurrent_kernel"].T, "b": g["bias"]}
 
 

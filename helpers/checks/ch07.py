@@ -158,7 +158,7 @@ def _lstm_oracle_grads(x, h0, c0, W, Uk, b, dhs, dcs=None):
     """[dx, dh0, dc0, dW, dU, db] of L = Σ hs ⊙ dhs (+ Σ cs ⊙ dcs), from the helpers TF kernel."""
     from helpers.kernels import rnn
 
-    grads = rnn.lstm_grads(x, h0, c0, W, Uk, b, dhs, dcs)
+    grads = rnn.lstm_grads(x, h0, c0, W, Uk, b, dhs, dcs, eager=True)
     return [np.asarray(grads[k]) for k in ("x", "h0", "c0", "kernel", "recurrent_kernel", "bias")]
 
 
@@ -166,7 +166,7 @@ def _gru_oracle_grads(x, h0, W, Uk, b, dhs):
     """[dx, dh0, dW, dU, db] of L = Σ hs ⊙ dhs for the reset_after=True GRU, from the helpers TF kernel."""
     from helpers.kernels import rnn
 
-    grads = rnn.gru_grads(x, h0, W, Uk, b, dhs, reset_after=True)
+    grads = rnn.gru_grads(x, h0, W, Uk, b, dhs, reset_after=True, eager=True)
     return [np.asarray(grads[k]) for k in ("x", "h0", "kernel", "recurrent_kernel", "bias")]
 
 

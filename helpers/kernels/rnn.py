@@ -224,27 +224,34 @@ def gru_forward(x: TensorLike, h0: TensorLike, kernel: TensorLike, recurrent_ker
     return _gru_fwd(*_to_tensors(x, h0, kernel, recurrent_kernel, bias), bool(reset_after))
 
 
+def _run(compiled, eager: bool):
+    """The compiled function, or (``eager``) its Python body run op by op: for the tiny inputs of
+    a check, tracing a new shape costs about a second and running eagerly a few milliseconds."""
+    return compiled.python_function if eager else compiled
+
+
 def simple_rnn_grads(x: TensorLike, h0: TensorLike, kernel: TensorLike,
                      recurrent_kernel: TensorLike, bias: TensorLike,
-                     dhs: TensorLike) -> dict[str, tf.Tensor]:
+                     dhs: TensorLike, eager: bool = False) -> dict[str, tf.Tensor]:
     """∂L/∂{x, h0, kernel, recurrent_kernel, bias} of L = Σ hs ⊙ dhs (dhs [B, T, u])."""
-    grads = _simple_rnn_bwd(*_to_tensors(x, h0, kernel, recurrent_kernel, bias, dhs))
+    grads = _run(_simple_rnn_bwd, eager)(*_to_tensors(x, h0, kernel, recurrent_kernel, bias, dhs))
     return dict(zip(_KEYS, grads))
 
 
 def lstm_grads(x: TensorLike, h0: TensorLike, c0: TensorLike, kernel: TensorLike,
                recurrent_kernel: TensorLike, bias: TensorLike, dhs: TensorLike,
-               dcs: TensorLike | None = None) -> dict[str, tf.Tensor]:
+               dcs: TensorLike | None = None, eager: bool = False) -> dict[str, tf.Tensor]:
     """∂L/∂{x, h0, c0, kernel, recurrent_kernel, bias} of L = Σ hs ⊙ dhs (+ Σ cs ⊙ dcs)."""
     t = _to_tensors(x, h0, c0, kernel, recurrent_kernel, bias, dhs,
                     *(() if dcs is None else (dcs,)))
-    grads = _lstm_bwd(*t[:7], dcs=t[7] if dcs is not None else None)
+    grads = _run(_lstm_bwd, eager)(*t[:7], dcs=t[7] if dcs is not None else None)
     return dict(zip(_LSTM_KEYS, grads))
 
 
 def gru_grads(x: TensorLike, h0: TensorLike, kernel: TensorLike, recurrent_kernel: TensorLike,
-              bias: TensorLike, dhs: TensorLike, reset_after: bool = True) -> dict[str, tf.Tensor]:
+              bias: TensorLike, dhs: TensorLike, reset_after: bool = True,
+              eager: bool = False) -> dict[str, tf.Tensor]:
     """∂L/∂{x, h0, kernel, recurrent_kernel, bias} of L = Σ hs ⊙ dhs for the GRU."""
-    grads = _gru_bwd(*_to_tensors(x, h0, kernel, recurrent_kernel, bias, dhs),
-                     reset_after=bool(reset_after))
+    grads = _run(_gru_bwd, eager)(*_to_tensors(x, h0, kernel, recurrent_kernel, bias, dhs),
+                                  reset_after=bool(reset_after))
     return dict(zip(_KEYS, grads))
