@@ -9,8 +9,9 @@ functions that configure it (``np.set_printoptions``, ``tf.config…``), and lib
 are taken not to modify their arguments.
 Random seeds are not followed: a check draws its own inputs from its own generator.
 A cell that cannot be analysed (dynamic name access, a magic, a star import, unparsable source)
-is kept with every cell before it. The mutation gate replays only what the exercises need; the student notebooks' Run All test
-sends only the cells that can see an answer (every other cell is the solution's, run by nbval).
+is kept with every cell before it. The mutation gate replays only what the exercises need, the
+grader runs only what the checks need, and the student notebooks' Run All test sends only the
+cells that can see an answer (every other cell is the solution's, run by nbval).
 """
 from __future__ import annotations
 

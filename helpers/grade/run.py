@@ -1,9 +1,10 @@
 """Stage 3: run one merged submission — its cells in a sandbox, its checks here.
 
 For each code cell of the merged notebook that a check needs (:func:`needed_cells`), in order:
-trusted cells and the student's answer cells are executed in the sandbox (:mod:`helpers.grade.sandbox`, each with a time limit); at a
-check cell the grader asks the sandbox for the values its arguments name, gets proxies and data
-back (:mod:`helpers.grade.proxy`) and runs the registered check **in this process**
+trusted cells and the student's answer cells are executed in the sandbox
+(:mod:`helpers.grade.sandbox`, each with a time limit); at a check cell the grader asks the
+sandbox for the values its arguments name, gets proxies and data back
+(:mod:`helpers.grade.proxy`) and runs the registered check **in this process**
 (``helpers.checks.get(id).check(*args)``), capturing what it prints. Hidden tests of an answer
 cell run here too, right after that cell, with the notebook's names as proxies. This process
 never executes a line of the submission, so nothing the submission does to its own interpreter

@@ -206,7 +206,8 @@ def run_chapter(path: Path, only: str | None = None, k: int | None = None, seed:
     recorded = equivalents(chapter)
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     chosen = {code.index(i) for e in exercises for i in (e.check_cell, *e.answer_cells)}
-    needed = set(code) if replay_all else {code[k] for k in dataflow.needed([nb.cells[i].source for i in code], chosen)}
+    needed = set(code) if replay_all else {
+        code[k] for k in dataflow.needed([nb.cells[i].source for i in code], chosen)}
     replay = Replay(path)
     by_check = {e.check_cell: e for e in exercises}
     results = []
