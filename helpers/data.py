@@ -82,6 +82,13 @@ def _matplotlib(filename: str, sha256: str, source: str) -> DataFile:
     )
 
 
+def _sklearn(filename: str, sha256: str, license: str, source: str) -> DataFile:
+    return DataFile(
+        f"sklearn/{filename}", filename, sha256, license, source,
+        package=("sklearn", f"datasets/data/{filename}"),
+    )
+
+
 REGISTRY: dict[str, DataFile] = {
     f.name: f
     for f in [
@@ -273,11 +280,9 @@ def rebuild_subsets() -> list[Path]:
 # --------------------------------------------------------------------------- diabetes (chapter 03)
 _DIABETES_LICENSE = "BSD-3-Clause (scikit-learn); data of Efron, Hastie, Johnstone & Tibshirani, 2004"
 REGISTRY.update({
-    f"sklearn/{fname}": DataFile(
-        f"sklearn/{fname}", fname, sha, _DIABETES_LICENSE,
-        "Diabetes data bundled with scikit-learn (442 patients; Least Angle Regression, 2004)",
-        package=("sklearn", f"datasets/data/{fname}"),
-    )
+    f"sklearn/{fname}": _sklearn(
+        fname, sha, _DIABETES_LICENSE,
+        "Diabetes data bundled with scikit-learn (442 patients; Least Angle Regression, 2004)")
     for fname, sha in [
         ("diabetes_data_raw.csv.gz", "7fc0ded571454b1982210d3bb43f0aca44eae01a0b8654a3b24022bdb6b38009"),
         ("diabetes_target.csv.gz", "8e53f65eb811df43c206f3534bb3af0e5fed213bc37ed6ba36310157d6023803"),
@@ -434,13 +439,11 @@ def gloss_splits(seed: int = 0) -> dict[str, tuple[list[str], np.ndarray]]:
 
 
 # --------------------------------------------------------------------------- breast cancer (chapter 04)
-REGISTRY["sklearn/breast_cancer.csv"] = DataFile(
-    "sklearn/breast_cancer.csv", "breast_cancer.csv",
-    "fed3eb72d0575ef6192293f5093c6e801b1476b577d0386bf4455504522172ed",
+REGISTRY["sklearn/breast_cancer.csv"] = _sklearn(
+    "breast_cancer.csv", "fed3eb72d0575ef6192293f5093c6e801b1476b577d0386bf4455504522172ed",
     "BSD-3-Clause (scikit-learn); UCI Breast Cancer Wisconsin (Diagnostic), CC BY 4.0",
     "Breast Cancer Wisconsin (Diagnostic) data bundled with scikit-learn: 569 tumours, 30 features "
     "(Street, Wolberg & Mangasarian, 1993)",
-    package=("sklearn", "datasets/data/breast_cancer.csv"),
 )
 
 
@@ -450,6 +453,24 @@ def breast_cancer() -> tuple[np.ndarray, np.ndarray]:
     codes malignant as 0; here the positive class is the one a screening test looks for.)"""
     table = np.loadtxt(path("sklearn/breast_cancer.csv"), delimiter=",", skiprows=1)
     return table[:, :-1].astype(np.float64), (table[:, -1] == 0).astype(np.int64)
+
+
+
+
+# --------------------------------------------------------------------------- digits (chapter 13)
+REGISTRY["sklearn/digits.csv.gz"] = _sklearn(
+    "digits.csv.gz", "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22",
+    "BSD-3-Clause (scikit-learn); UCI Optical Recognition of Handwritten Digits, CC BY 4.0",
+    "Handwritten digits bundled with scikit-learn: 1,797 images of 8 × 8 pixels, 16 grey levels "
+    "(Alpaydin & Kaynak, 1998)",
+)
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's handwritten digits: images [1797, 8, 8] (float64, values 0…16) and labels
+    [1797] (int64, 0…9), in the file's order."""
+    table = np.loadtxt(path("sklearn/digits.csv.gz"), delimiter=",")
+    return table[:, :-1].reshape(-1, 8, 8).astype(np.float64), table[:, -1].astype(np.int64)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -473,21 +494,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-# --------------------------------------------------------------------------- digits (chapter 13)
-REGISTRY["sklearn/digits.csv.gz"] = DataFile(
-    "sklearn/digits.csv.gz", "digits.csv.gz",
-    "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22",
-    "BSD-3-Clause (scikit-learn); UCI Optical Recognition of Handwritten Digits, CC BY 4.0",
-    "Handwritten digits bundled with scikit-learn: 1,797 images of 8 × 8 pixels, 16 grey levels "
-    "(Alpaydin & Kaynak, 1998)",
-    package=("sklearn", "datasets/data/digits.csv.gz"),
-)
-
-
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's handwritten digits: images [1797, 8, 8] (float64, values 0…16) and labels
-    [1797] (int64, 0…9), in the file's order."""
-    table = np.loadtxt(path("sklearn/digits.csv.gz"), delimiter=",")
-    return table[:, :-1].reshape(-1, 8, 8).astype(np.float64), table[:, -1].astype(np.int64)

@@ -831,25 +831,24 @@ def _w_nadam_no_g(p, g, s, t, learning_rate, beta_1, beta_2, epsilon):
     return p - learning_rate * m_hat / (np.sqrt(s["v"] / (1 - beta_2**t)) + epsilon)
 
 
-def _w_nadam_eps_hat(p, g, s, t, learning_rate, beta_1, beta_2, epsilon):
+def _nadam_moments(g, s, t, beta_1, beta_2):
+    """Keras's Nadam moments, updated in ``s``; returns the momentum term m̄ of step t."""
     s["m"] = beta_1 * s.get("m", 0.0) + (1 - beta_1) * g
     s["v"] = beta_2 * s.get("v", 0.0) + (1 - beta_2) * g**2
     mu_t = beta_1 * (1 - 0.5 * _NADAM_DECAY**t)
     mu_next = beta_1 * (1 - 0.5 * _NADAM_DECAY ** (t + 1))
     prod = s.get("prod", 1.0) * mu_t
     s["prod"] = prod
-    m_bar = mu_next * s["m"] / (1 - prod * mu_next) + (1 - mu_t) * g / (1 - prod)
+    return mu_next * s["m"] / (1 - prod * mu_next) + (1 - mu_t) * g / (1 - prod)
+
+
+def _w_nadam_eps_hat(p, g, s, t, learning_rate, beta_1, beta_2, epsilon):
+    m_bar = _nadam_moments(g, s, t, beta_1, beta_2)
     return p - learning_rate * np.sqrt(1 - beta_2**t) * m_bar / (np.sqrt(s["v"]) + epsilon)
 
 
 def _w_nadam_eps(p, g, s, t, learning_rate, beta_1, beta_2, epsilon, *, where):
-    s["m"] = beta_1 * s.get("m", 0.0) + (1 - beta_1) * g
-    s["v"] = beta_2 * s.get("v", 0.0) + (1 - beta_2) * g**2
-    mu_t = beta_1 * (1 - 0.5 * _NADAM_DECAY**t)
-    mu_next = beta_1 * (1 - 0.5 * _NADAM_DECAY ** (t + 1))
-    prod = s.get("prod", 1.0) * mu_t
-    s["prod"] = prod
-    m_bar = mu_next * s["m"] / (1 - prod * mu_next) + (1 - mu_t) * g / (1 - prod)
+    m_bar = _nadam_moments(g, s, t, beta_1, beta_2)
     v_hat = s["v"] / (1 - beta_2**t)
     denominator = {"none": np.sqrt(v_hat), "sqrt": np.sqrt(v_hat + epsilon)}[where]
     return p - learning_rate * m_bar / denominator
